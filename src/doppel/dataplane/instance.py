@@ -1,0 +1,88 @@
+"""A service instance: one template (or spec) serving inside one sandbox, with its journal."""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from doppel.engine import CompiledSpec, MatchReport, MockRequest, MockResponse, StubIndex
+
+
+@dataclass(frozen=True, slots=True)
+class ServeEvent:
+    """One journal entry: the request, what answered it and why, and how long it took."""
+
+    at: datetime
+    method: str
+    path: str
+    query: str
+    status: int
+    source: str
+    operation_id: str | None
+    reason: str
+    duration_ms: float
+    request_body: str
+    response_body: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "status": self.status,
+            "source": self.source,
+            "operation_id": self.operation_id,
+            "reason": self.reason,
+            "duration_ms": round(self.duration_ms, 3),
+            "request_body": self.request_body,
+            "response_body": self.response_body,
+        }
+
+
+_BODY_PREVIEW = 4096
+
+
+@dataclass
+class ServiceInstance:
+    """Everything the dataplane needs to answer for one (sandbox, service)."""
+
+    name: str
+    spec: CompiledSpec
+    stubs: StubIndex
+    seed: int
+    started_at: datetime
+    sandbox_id: str = ""
+    journal_size: int = 1000
+    journal: collections.deque[ServeEvent] = field(init=False)
+    requests_served: int = 0
+
+    def __post_init__(self) -> None:
+        self.journal = collections.deque(maxlen=self.journal_size)
+
+    def record(
+        self,
+        at: datetime,
+        request: MockRequest,
+        response: MockResponse,
+        report: MatchReport,
+        duration_ms: float,
+    ) -> None:
+        self.requests_served += 1
+        self.journal.append(
+            ServeEvent(
+                at=at,
+                method=request.method,
+                path=request.path,
+                query=request.query,
+                status=response.status,
+                source=report.source,
+                operation_id=report.operation_id,
+                reason=report.reason,
+                duration_ms=duration_ms,
+                request_body=request.body[:_BODY_PREVIEW].decode("utf-8", "replace"),
+                response_body=response.body[:_BODY_PREVIEW].decode("utf-8", "replace"),
+            )
+        )

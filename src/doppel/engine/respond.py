@@ -1,0 +1,403 @@
+"""The pure mock pipeline: (compiled spec, request, context, now) → response and match report.
+
+Precedence: a per-sandbox override, then a template fixture, then a spec example, then data
+generated from the schema. Errors take the provider's shape where the spec declares one.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from doppel.engine.compile import CompiledSpec, Operation
+from doppel.engine.generate import generate, type_fits
+from doppel.engine.model import (
+    MatchReport,
+    MockRequest,
+    MockResponse,
+    NearMiss,
+    Source,
+    StubMapping,
+)
+from doppel.engine.negotiate import (
+    Preferences,
+    choose_media_type,
+    choose_status,
+    parse_prefer,
+    status_number,
+)
+from doppel.engine.refs import deref
+from doppel.engine.stubs import StubIndex, encode_json
+
+_JSON = "application/json"
+_PROBLEM = "application/problem+json"
+_CACHE_LIMIT = 4096
+_WRITES = frozenset({"POST", "PUT", "PATCH"})
+
+
+@dataclass(frozen=True, slots=True)
+class MockContext:
+    """Per-instance overlay on a shared compiled spec.
+
+    `base_url` is the mock's own origin plus any gateway mount path: rewritten upstream URLs
+    lead clients back to this very mock. `now` fixes generated dates for the instance.
+    """
+
+    base_url: str = ""
+    stubs: StubIndex = field(default_factory=lambda: StubIndex(()))
+    seed: int = 0
+    now: datetime = datetime(2026, 1, 1)
+
+
+def respond(
+    spec: CompiledSpec, request: MockRequest, context: MockContext
+) -> tuple[MockResponse, MatchReport]:
+    """Answer one request. Pure: same inputs (seed and `now` included), same bytes."""
+    prefer = parse_prefer(request.headers.get("prefer", ""))
+    found, allowed = _route(spec, request)
+
+    stub = context.stubs.find(request) if context.stubs else None
+    if stub is not None:
+        return _from_stub(spec, request, context, stub, found)
+    if found is None:
+        return _no_route(spec, request, context, allowed)
+    return _from_operation(spec, request, context, found[0], prefer)
+
+
+def _route(
+    spec: CompiledSpec, request: MockRequest
+) -> tuple[tuple[Operation, dict[str, str]] | None, tuple[str, ...]]:
+    """The operation for the request, or the methods its path allows."""
+    method = request.method
+    allowed: tuple[str, ...] = ()
+    for path in _paths(spec, request.path):
+        for match in spec.router.match(path):
+            op = match.values.get(method)
+            if op is None and method == "HEAD":
+                op = match.values.get("GET")
+            if op is not None:
+                return (op, dict(zip(op.path_names, match.captured, strict=False))), ()
+            allowed = allowed or tuple(match.values)
+    return None, allowed
+
+
+def _paths(spec: CompiledSpec, path: str) -> list[str]:
+    """The request path as is, then without the first server URL's path prefix."""
+    paths = [path]
+    for prefix in spec.prefixes:
+        if path == prefix or path.startswith(prefix + "/"):
+            paths.append(path[len(prefix) :] or "/")
+    return paths
+
+
+def _from_stub(
+    spec: CompiledSpec,
+    request: MockRequest,
+    context: MockContext,
+    stub: StubMapping,
+    found: tuple[Operation, dict[str, str]] | None,
+) -> tuple[MockResponse, MatchReport]:
+    definition = stub.response
+    headers = {k.lower(): v for k, v in definition.headers.items()}
+    body_value = definition.body
+    if stub.source == "fixture" and request.method in _WRITES:
+        body_value = _echo(body_value, request)
+    if (
+        isinstance(body_value, str)
+        and "content-type" in headers
+        and "json" not in headers["content-type"]
+    ):
+        body = body_value.encode()
+    elif body_value is None and definition.status in (204, 304):
+        body = b""
+    else:
+        body = encode_json(body_value)
+        headers.setdefault("content-type", _JSON)
+    op = found[0] if found else None
+    report = MatchReport(
+        source=stub.source,
+        operation_id=op.operation_id if op else None,
+        path_template=op.path if op else None,
+        status=definition.status,
+        reason=f"{stub.source} for {stub.request.method or 'any method'} {stub.request.path}",
+    )
+    return _finish(spec, request, context, definition.status, headers, body), report
+
+
+def _from_operation(
+    spec: CompiledSpec,
+    request: MockRequest,
+    context: MockContext,
+    op: Operation,
+    prefer: Preferences,
+) -> tuple[MockResponse, MatchReport]:
+    key = choose_status(op.responses, prefer.code)
+    if key is None:
+        if prefer.code is not None:
+            declared = ", ".join(op.responses) or "none"
+            return _error(
+                spec,
+                request,
+                context,
+                "not_acceptable",
+                422,
+                f"Prefer asked for code={prefer.code}, but {op.operation_id} declares {declared}",
+                op,
+            )
+        # An operation with no responses at all: an honest empty success.
+        report = MatchReport("generated", op.operation_id, op.path, 204, "no responses declared")
+        return _finish(spec, request, context, 204, {}, b""), report
+    status = status_number(key)
+    response = op.responses[key]
+    content = response.get("content") or {}
+    media = choose_media_type(content, request.headers.get("accept", "*/*"))
+    headers = _declared_headers(spec, response, context, op, key)
+    notes: tuple[str, ...] = ()
+    source: Source
+    if media is None or status in (204, 304):
+        body, source = b"", "example"  # the declared empty answer is the spec's own
+    else:
+        headers["content-type"] = media
+        body, source, notes = _body(spec, request, context, op, key, media, prefer)
+    report = MatchReport(
+        source, op.operation_id, op.path, status, f"{op.method} {op.path}", notes=notes
+    )
+    return _finish(spec, request, context, status, headers, body), report
+
+
+def _body(
+    spec: CompiledSpec,
+    request: MockRequest,
+    context: MockContext,
+    op: Operation,
+    key: str,
+    media: str,
+    prefer: Preferences,
+) -> tuple[bytes, Source, tuple[str, ...]]:
+    media_object = deref(spec.document, op.responses[key]["content"][media]) or {}
+    cache_key = (op.pointer, key, media, prefer.example, prefer.dynamic, context.seed, context.now)
+    cached = spec.cache.get(cache_key)
+    if cached is None:
+        cached = _render_body(spec, op, key, media, media_object, prefer, context)
+        if len(spec.cache) >= _CACHE_LIMIT:
+            spec.cache.pop(next(iter(spec.cache)))
+        spec.cache[cache_key] = cached
+    value, body, source, notes = cached
+    if request.method in _WRITES and isinstance(value, dict):
+        echoed = _echo(value, request, media_object.get("schema"), spec.document)
+        if echoed is not value:
+            body = _encode(echoed, media)
+    return body, source, notes
+
+
+def _render_body(
+    spec: CompiledSpec,
+    op: Operation,
+    key: str,
+    media: str,
+    media_object: Mapping[str, Any],
+    prefer: Preferences,
+    context: MockContext,
+) -> tuple[Any, bytes, Source, tuple[str, ...]]:
+    notes: tuple[str, ...] = ()
+    if not prefer.dynamic:
+        found, value, note = _example(spec, media_object, prefer.example)
+        if note:
+            notes = (note,)
+        if found:
+            return value, _encode(value, media), "example", notes
+    rng = random.Random(f"{context.seed}:{op.pointer}:{key}:{media}")
+    schema = media_object.get("schema", {})
+    value = generate(schema, spec.document, rng, context.now, use_examples=not prefer.dynamic)
+    return value, _encode(value, media), "generated", notes
+
+
+def _example(
+    spec: CompiledSpec, media_object: Mapping[str, Any], name: str | None
+) -> tuple[bool, Any, str]:
+    examples = media_object.get("examples")
+    if isinstance(examples, Mapping) and examples:
+        if name is not None and name not in examples:
+            return False, None, f"no example named {name!r}; choices: {', '.join(examples)}"
+        chosen = deref(
+            spec.document, examples[name] if name is not None else next(iter(examples.values()))
+        )
+        if isinstance(chosen, Mapping) and "value" in chosen:
+            return True, chosen["value"], ""
+    if "example" in media_object and name is None:
+        return True, media_object["example"], ""
+    return False, None, ""
+
+
+def _encode(value: Any, media: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str) and "json" not in media:
+        return value.encode()
+    return encode_json(value)
+
+
+def _echo(
+    value: Any, request: MockRequest, schema: Any = None, document: Mapping[str, Any] | None = None
+) -> Any:
+    """Write requests see their own scalar fields in the answer (a created issue keeps its title).
+
+    Only fields the response already has, with a value of the same JSON type, are copied, so
+    the body stays valid against its schema.
+    """
+    if not isinstance(value, dict):
+        return value
+    sent = request.params()
+    if not sent:
+        return value
+    props: Mapping[str, Any] = {}
+    if document is not None and isinstance(schema, Mapping):
+        resolved = deref(document, schema)
+        props = resolved.get("properties") or {} if isinstance(resolved, Mapping) else {}
+    changed = None
+    for name, new in sent.items():
+        old = value.get(name)
+        if name not in value or isinstance(new, (dict, list)) or type(old) is not type(new):
+            continue
+        sub = deref(document, props.get(name)) if document is not None else None
+        if isinstance(sub, Mapping) and (
+            not type_fits(new, sub.get("type")) or new not in sub.get("enum", [new])
+        ):
+            continue
+        if old != new:
+            changed = changed if changed is not None else dict(value)
+            changed[name] = new
+    return value if changed is None else changed
+
+
+def _declared_headers(
+    spec: CompiledSpec, response: Mapping[str, Any], context: MockContext, op: Operation, key: str
+) -> dict[str, str]:
+    """Declared response headers that have an example or are required (never a made-up Link)."""
+    out: dict[str, str] = {}
+    for name, raw in (response.get("headers") or {}).items():
+        header = deref(spec.document, raw)
+        if not isinstance(header, Mapping) or name.lower() == "content-type":
+            continue
+        schema = deref(spec.document, header.get("schema") or {})
+        if "example" in header:
+            value = header["example"]
+        elif isinstance(schema, Mapping) and ("example" in schema or "default" in schema):
+            value = schema.get("example", schema.get("default"))
+        elif header.get("required") and name.lower() != "link":
+            rng = random.Random(f"{context.seed}:{op.pointer}:{key}:{name}")
+            value = generate(schema, spec.document, rng, context.now)
+        else:
+            continue
+        out[name.lower()] = value if isinstance(value, str) else json.dumps(value)
+    return out
+
+
+def _no_route(
+    spec: CompiledSpec, request: MockRequest, context: MockContext, allowed: tuple[str, ...]
+) -> tuple[MockResponse, MatchReport]:
+    if allowed:
+        detail = f"{request.method} is not allowed on {request.path}; allowed: {', '.join(allowed)}"
+        response, report = _error(spec, request, context, "method_not_allowed", 405, detail, None)
+        headers = (*response.headers, ("allow", ", ".join(allowed)))
+        return MockResponse(response.status, headers, response.body), report
+    near = _near_misses(spec, request)
+    detail = f"No operation matches {request.method} {request.path}"
+    if near:
+        detail += "; closest: " + ", ".join(f"{m.method} {m.path}" for m in near)
+    response, report = _error(spec, request, context, "not_found", 404, detail, None)
+    return response, MatchReport("error", None, None, report.status, detail, near_misses=near)
+
+
+def _near_misses(spec: CompiledSpec, request: MockRequest, limit: int = 3) -> tuple[NearMiss, ...]:
+    wanted = [s for s in request.path.split("/") if s]
+    scored = []
+    for method, op in spec.router.entries():
+        template = op.path
+        parts = [s for s in template.split("/") if s]
+        same = sum(1 for a, b in zip(wanted, parts, strict=False) if a == b or b.startswith("{"))
+        distance = abs(len(parts) - len(wanted)) + (len(parts) - same) + (method != request.method)
+        scored.append((distance, method, template))
+    scored.sort()
+    return tuple(NearMiss(m, t, f"distance {d}") for d, m, t in scored[:limit] if d <= 3)
+
+
+def _error(
+    spec: CompiledSpec,
+    request: MockRequest,
+    context: MockContext,
+    kind: str,
+    status: int,
+    detail: str,
+    op: Operation | None,
+) -> tuple[MockResponse, MatchReport]:
+    """An error in the provider's declared shape (`x-doppel.errors`), else problem+json."""
+    shape = spec.errors.get(kind)
+    if isinstance(shape, Mapping):
+        status = int(shape.get("status", status))
+        body = encode_json(_fill(shape.get("body"), detail))
+        headers = {
+            "content-type": _JSON,
+            **{k.lower(): str(v) for k, v in (shape.get("headers") or {}).items()},
+        }
+    else:
+        title = {404: "Not Found", 405: "Method Not Allowed"}.get(status, "Unprocessable Request")
+        body = encode_json(
+            {
+                "type": "about:blank",
+                "title": title,
+                "status": status,
+                "detail": detail,
+                "instance": request.path,
+            }
+        )
+        headers = {"content-type": _PROBLEM}
+    report = MatchReport(
+        "error", op.operation_id if op else None, op.path if op else None, status, detail
+    )
+    return _finish(spec, request, context, status, headers, body), report
+
+
+def _fill(template: Any, detail: str) -> Any:
+    if template == "{detail}":
+        return detail
+    if isinstance(template, Mapping):
+        return {k: _fill(v, detail) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_fill(v, detail) for v in template]
+    return template
+
+
+def _finish(
+    spec: CompiledSpec,
+    request: MockRequest,
+    context: MockContext,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> MockResponse:
+    """Point upstream URLs at the mock itself, so SDKs that follow links stay here."""
+    base = context.base_url
+    if base and spec.upstreams:
+        target = base.encode()
+        for upstream in spec.upstreams:
+            origin = upstream.encode()
+            if origin in body:
+                body = body.replace(origin, target)
+        headers = {
+            k: _rewrite(v, spec.upstreams, base) if k in ("link", "location") else v
+            for k, v in headers.items()
+        }
+    if request.method == "HEAD":
+        body = b""
+    return MockResponse(status, tuple(headers.items()), body)
+
+
+def _rewrite(value: str, upstreams: tuple[str, ...], base: str) -> str:
+    for upstream in upstreams:
+        value = value.replace(upstream, base)
+    return value

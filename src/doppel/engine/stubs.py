@@ -1,0 +1,138 @@
+"""Per-sandbox stubs: the user's `mock_responses` and a template's rendered fixtures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from doppel.engine.model import (
+    MockRequest,
+    RequestPattern,
+    ResponseDefinition,
+    StubMapping,
+)
+from doppel.engine.refs import escape
+from doppel.errors import ConfigError, FieldError
+
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+_FULL_FORM_KEYS = frozenset({"status", "headers", "body"})
+
+
+def stubs_from_mock_responses(
+    mock_responses: Mapping[str, Any], pointer: str = ""
+) -> list[StubMapping]:
+    """`{"/me": {...}, "POST /files/X/comments": {"status": 201, "body": {...}}}` as stubs.
+
+    A value is the fuller form when it is an object of only `status`/`headers`/`body` with an
+    integer `status` or a `body`; anything else is a JSON body served with status 200.
+    """
+    stubs: list[StubMapping] = []
+    errors: list[FieldError] = []
+    for key, value in mock_responses.items():
+        here = f"{pointer}/{escape(key)}"
+        method, _, path = key.partition(" ") if " " in key else (None, "", key)
+        if method is not None and method.upper() not in METHODS:
+            errors.append(FieldError(here, f"unknown HTTP method {method!r}"))
+            continue
+        if not path.startswith("/"):
+            errors.append(FieldError(here, "a key is a path ('/me') or 'METHOD /path'"))
+            continue
+        try:
+            response = (
+                _definition(value, here) if _is_full_form(value) else ResponseDefinition(body=value)
+            )
+        except ConfigError as exc:
+            errors.extend(exc.errors)
+            continue
+        pattern = RequestPattern(path=path, method=method.upper() if method else None)
+        stubs.append(StubMapping(pattern, response, "override"))
+    if errors:
+        raise ConfigError("mock_responses has invalid entries", errors=errors)
+    return stubs
+
+
+def stubs_from_fixtures(items: Any, pointer: str = "") -> list[StubMapping]:
+    """A template's rendered fixtures: `[{request: {method?, path, params?}, response: {...}}]`."""
+    if not isinstance(items, list):
+        raise ConfigError("fixtures must render to a list of stubs", pointer=pointer)
+    stubs = []
+    for i, item in enumerate(items):
+        here = f"{pointer}/{i}"
+        request = item.get("request") if isinstance(item, Mapping) else None
+        if not isinstance(request, Mapping) or not str(request.get("path", "")).startswith("/"):
+            raise ConfigError("a fixture needs request.path starting with '/'", pointer=here)
+        method = request.get("method")
+        params = request.get("params") or {}
+        if not isinstance(params, Mapping):
+            raise ConfigError("request.params must be an object", pointer=f"{here}/request/params")
+        pattern = RequestPattern(
+            path=str(request["path"]),
+            method=str(method).upper() if method else None,
+            params=dict(params),
+        )
+        response = _definition(item.get("response") or {}, f"{here}/response")
+        stubs.append(StubMapping(pattern, response, "fixture"))
+    return stubs
+
+
+def _is_full_form(value: Any) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and bool(value)
+        and set(value) <= _FULL_FORM_KEYS
+        and (isinstance(value.get("status"), int) or "body" in value)
+    )
+
+
+def _definition(value: Any, pointer: str) -> ResponseDefinition:
+    if not isinstance(value, Mapping):
+        raise ConfigError("a response must be an object", pointer=pointer)
+    status = value.get("status", 200)
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise ConfigError("status must be an integer from 100 to 599", pointer=f"{pointer}/status")
+    headers = value.get("headers") or {}
+    if not isinstance(headers, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str | int | float) for k, v in headers.items()
+    ):
+        raise ConfigError("headers must map names to strings", pointer=f"{pointer}/headers")
+    return ResponseDefinition(
+        status=status, headers={k: str(v) for k, v in headers.items()}, body=value.get("body")
+    )
+
+
+class StubIndex:
+    """Stubs grouped by canonical path, most specific first; built once per service instance."""
+
+    def __init__(self, stubs: Iterable[StubMapping], prefixes: Sequence[str] = ()) -> None:
+        self.prefixes = tuple(prefixes)
+        grouped: dict[str, list[tuple[int, int, StubMapping]]] = {}
+        for order, stub in enumerate(stubs):
+            rank = (0 if stub.source == "override" else 1) * 100 - stub.request.specificity
+            grouped.setdefault(self.canonical(stub.request.path), []).append((rank, order, stub))
+        self._by_path = {
+            path: tuple(stub for _, _, stub in sorted(entries, key=lambda e: e[:2]))
+            for path, entries in grouped.items()
+        }
+        self.encoded: dict[int, bytes] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._by_path)
+
+    def canonical(self, path: str) -> str:
+        path = path.rstrip("/") or "/"
+        for prefix in self.prefixes:
+            if path.startswith(prefix + "/"):
+                return path[len(prefix) :]
+        return path
+
+    def find(self, request: MockRequest) -> StubMapping | None:
+        candidates = self._by_path.get(self.canonical(request.path))
+        if not candidates:
+            return None
+        params = request.params() if any(s.request.params for s in candidates) else {}
+        return next((s for s in candidates if s.request.matches(request, params)), None)
+
+
+def encode_json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

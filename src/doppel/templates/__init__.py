@@ -1,0 +1,165 @@
+"""Templates: a named service kind made of an OpenAPI spec, a config schema and Jinja2 fixtures.
+
+A template is a folder (`openapi.yaml`, `config.schema.json`, optional `fixtures.yaml.j2`).
+The bundled ones live beside this file; `DOPPEL_TEMPLATES_DIR` adds more without a code change.
+Fixtures render in `jinja2.sandbox.SandboxedEnvironment`: a custom_config is untrusted input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+from jinja2.sandbox import SandboxedEnvironment
+from jsonschema import Draft202012Validator
+
+from doppel.engine import CompiledSpec, StubIndex, stubs_from_fixtures, stubs_from_mock_responses
+from doppel.engine.refs import escape
+from doppel.errors import ConfigError, FieldError, SpecError, TemplateNotFoundError
+from doppel.specs import SpecCache
+
+BUNDLED_DIR = Path(__file__).parent
+SPEC_FILES = ("openapi.yaml", "openapi.yml", "openapi.json")
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_ENV = SandboxedEnvironment(
+    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+)
+_ENV.filters["slug"] = lambda value: re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_EMPTY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"mock_responses": {"type": "object", "default": {}}},
+}
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    spec_bytes: bytes
+    spec_name: str = "openapi.yaml"
+    config_schema: Mapping[str, Any] = field(default_factory=lambda: _EMPTY_SCHEMA)
+    fixtures_source: str | None = None
+    origin: str = "bundled"
+
+    @classmethod
+    def from_directory(cls, directory: Path, origin: str = "bundled") -> Template:
+        spec_path = next((directory / f for f in SPEC_FILES if (directory / f).is_file()), None)
+        if spec_path is None:
+            raise SpecError(f"template {directory.name!r} has no openapi.yaml")
+        schema_path = directory / "config.schema.json"
+        fixtures_path = directory / "fixtures.yaml.j2"
+        return cls(
+            name=directory.name,
+            spec_bytes=spec_path.read_bytes(),
+            spec_name=spec_path.name,
+            config_schema=(
+                json.loads(schema_path.read_text()) if schema_path.is_file() else _EMPTY_SCHEMA
+            ),
+            fixtures_source=fixtures_path.read_text() if fixtures_path.is_file() else None,
+            origin=origin,
+        )
+
+    @cached_property
+    def _validator(self) -> Draft202012Validator:
+        return Draft202012Validator(self.config_schema)
+
+    @cached_property
+    def _fixtures(self) -> jinja2.Template | None:
+        return _ENV.from_string(self.fixtures_source) if self.fixtures_source else None
+
+    def resolve_config(self, config: Any, pointer: str = "") -> dict[str, Any]:
+        """The config validated against the template's schema, with top-level defaults applied."""
+        errors = [
+            FieldError(_error_pointer(pointer, error), error.message)
+            for error in sorted(self._validator.iter_errors(config), key=lambda e: list(e.path))
+        ]
+        if errors:
+            raise ConfigError(f"the {self.name} config is invalid", errors=errors)
+        resolved = dict(config or {})
+        for name, prop in (self.config_schema.get("properties") or {}).items():
+            if name not in resolved and isinstance(prop, Mapping) and "default" in prop:
+                resolved[name] = prop["default"]
+        return resolved
+
+    def stubs(self, spec: CompiledSpec, config: Mapping[str, Any], pointer: str = "") -> StubIndex:
+        """Overrides from `mock_responses`, then the fixtures rendered from the config."""
+        overrides = stubs_from_mock_responses(
+            config.get("mock_responses") or {}, f"{pointer}/mock_responses"
+        )
+        fixtures = []
+        if self._fixtures is not None:
+            try:
+                text = self._fixtures.render(config=config, **config)
+                fixtures = stubs_from_fixtures(yaml.load(text, Loader=_YAML_LOADER) or [])
+            except (jinja2.TemplateError, yaml.YAMLError) as exc:
+                raise ConfigError(
+                    f"the {self.name} fixtures could not be rendered: {exc}", pointer=pointer
+                ) from None
+        return StubIndex([*overrides, *fixtures], spec.prefixes)
+
+    def compile(self, cache: SpecCache) -> CompiledSpec:
+        return cache.compile(self.spec_bytes, self.spec_name)
+
+
+def _error_pointer(base: str, error: Any) -> str:
+    path = [escape(str(p)) for p in error.absolute_path]
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = set(error.schema.get("properties") or {})
+        extra = [k for k in error.instance if k not in allowed]
+        if len(extra) == 1:
+            path.append(escape(str(extra[0])))
+    return base + "".join(f"/{p}" for p in path)
+
+
+class TemplateRegistry:
+    """Templates by name: the bundled folder, extra folders, and ones registered at run time."""
+
+    def __init__(self, directories: Iterable[Path] = ()) -> None:
+        self._templates: dict[str, Template] = {}
+        for directory in (BUNDLED_DIR, *directories):
+            self.scan(directory, "bundled" if directory == BUNDLED_DIR else "directory")
+
+    @classmethod
+    def from_env(cls) -> TemplateRegistry:
+        extra = os.environ.get("DOPPEL_TEMPLATES_DIR", "")
+        return cls(Path(p) for p in extra.split(os.pathsep) if p)
+
+    def scan(self, directory: Path, origin: str) -> None:
+        if not directory.is_dir():
+            return
+        for child in sorted(directory.iterdir()):
+            if (
+                child.is_dir()
+                and _NAME.match(child.name)
+                and any((child / f).is_file() for f in SPEC_FILES)
+            ):
+                self._templates[child.name] = Template.from_directory(child, origin)
+
+    def add(self, template: Template) -> None:
+        self._templates[template.name] = template
+
+    def get(self, name: str) -> Template:
+        try:
+            return self._templates[name]
+        except KeyError:
+            available = ", ".join(sorted(self._templates))
+            raise TemplateNotFoundError(
+                f"no template named {name!r}; available: {available}"
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._templates)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._templates
+
+    def __iter__(self) -> Any:
+        return iter(self._templates[n] for n in self.names())
