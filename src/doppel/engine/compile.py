@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from doppel.engine import swagger2
 from doppel.engine.refs import deref, escape, normalize
 from doppel.engine.routing import Router, parse_template
 from doppel.errors import SpecError
@@ -49,8 +50,6 @@ def compile_spec(document: Mapping[str, Any]) -> CompiledSpec:
     if not isinstance(document, Mapping):
         raise SpecError("an API description must be a JSON or YAML object", pointer="")
     if str(document.get("swagger", "")).startswith("2."):
-        from doppel.engine import swagger2
-
         document = swagger2.convert(document)
     version = str(document.get("openapi", ""))
     if not version.startswith(("3.0", "3.1")):
