@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.servers import ControlPlane
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_SPECS = ROOT.parent / "shared" / "specs"
@@ -21,3 +24,13 @@ def shared_specs() -> Path:
     if not SHARED_SPECS.is_dir():
         pytest.fail(f"the vendor specs are missing: expected {SHARED_SPECS}")
     return SHARED_SPECS
+
+
+@pytest.fixture
+def control_plane(tmp_path: Path) -> Iterator[ControlPlane]:
+    """A real `doppel serve` on a free loopback port, with its own data dir."""
+    server = ControlPlane(tmp_path / "data").start()
+    try:
+        yield server
+    finally:
+        server.stop()

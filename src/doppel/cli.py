@@ -63,5 +63,47 @@ def mock(
         raise typer.Exit(1) from None
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind [DOPPEL_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Control-plane port [DOPPEL_PORT].")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where state lives [DOPPEL_DATA_DIR].")
+    ] = None,
+    public_host: Annotated[
+        str | None, typer.Option(help="Host name in service URLs [DOPPEL_PUBLIC_HOST].")
+    ] = None,
+    port_range: Annotated[
+        str | None, typer.Option(help="Ports for services, LOW-HIGH [DOPPEL_PORT_RANGE].")
+    ] = None,
+) -> None:
+    """Start the control plane (SQLite and in-process runtime by default)."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from doppel.api.app import create_asgi
+    from doppel.mockserver import run
+    from doppel.settings import Settings
+
+    given = {
+        "host": host, "port": port, "data_dir": data_dir, "public_host": public_host,
+        "port_range": port_range,
+    }
+    try:
+        settings = Settings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        for error in exc.errors():
+            err.print(f"[red]error:[/red] {'.'.join(map(str, error['loc']))}: {error['msg']}")
+        raise typer.Exit(2) from None
+    config = uvicorn.Config(
+        create_asgi(settings), host=settings.host, port=settings.port, log_level="info",
+        access_log=False, lifespan="on", server_header=False,
+    )
+    err.print(f"Doppel control plane on http://{settings.host}:{settings.port} "
+              f"(data in {settings.data_dir}, services on ports {settings.port_range[0]}-"
+              f"{settings.port_range[1]})")
+    run(lambda: uvicorn.Server(config).serve())
+
+
 def main() -> None:
     app()

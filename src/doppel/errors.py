@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +25,16 @@ class DoppelError(Exception):
     title: ClassVar[str] = "Internal error"
 
     def __init__(
-        self, detail: str = "", *, pointer: str | None = None, errors: Sequence[FieldError] = ()
+        self,
+        detail: str = "",
+        *,
+        pointer: str | None = None,
+        errors: Sequence[FieldError] = (),
+        **extra: Any,
     ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
+        self.extra = extra  # further problem+json members, e.g. a sandbox's `reason`
         self.errors: tuple[FieldError, ...] = tuple(errors) or (
             (FieldError(pointer, self.detail),) if pointer is not None else ()
         )
@@ -54,3 +60,74 @@ class TemplateNotFoundError(DoppelError):
     status = 404
     slug = "template-not-found"
     title = "Template not found"
+
+
+class InvalidRequestError(DoppelError):
+    """The request body or parameters do not fit the API; `errors` point at each field."""
+
+    status = 422
+    slug = "invalid-request"
+    title = "Invalid request"
+
+
+class MalformedRequestError(DoppelError):
+    status = 400
+    slug = "malformed-request"
+    title = "Malformed request"
+
+
+class PayloadTooLargeError(DoppelError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Request body too large"
+
+
+class LimitExceededError(DoppelError):
+    """A request asks for more than a configured limit allows (services, TTL, overrides)."""
+
+    status = 422
+    slug = "limit-exceeded"
+    title = "Limit exceeded"
+
+
+class QuotaExceededError(DoppelError):
+    status = 429
+    slug = "quota-exceeded"
+    title = "Quota exceeded"
+
+
+class SandboxNotFoundError(DoppelError):
+    status = 404
+    slug = "sandbox-not-found"
+    title = "Sandbox not found"
+
+
+class SandboxGoneError(DoppelError):
+    """The sandbox ended (deleted or expired); kept as a tombstone for the retention period."""
+
+    status = 410
+    slug = "sandbox-gone"
+    title = "Sandbox gone"
+
+
+class SandboxFailedError(DoppelError):
+    status = 503
+    slug = "sandbox-failed"
+    title = "Sandbox failed to start"
+
+
+class PortsExhaustedError(DoppelError):
+    status = 503
+    slug = "ports-exhausted"
+    title = "No free port in the configured range"
+
+
+def error_classes() -> dict[str, type[DoppelError]]:
+    """Every DoppelError subclass by slug, so a client can raise what the server meant."""
+    found: dict[str, type[DoppelError]] = {DoppelError.slug: DoppelError}
+    stack = list(DoppelError.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        found.setdefault(cls.slug, cls)
+        stack.extend(cls.__subclasses__())
+    return found

@@ -1,0 +1,107 @@
+"""The control plane's request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from doppel.store import SandboxRecord
+
+ServiceName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+AGENT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+
+
+class CreateSandbox(BaseModel):
+    """The user's contract, verbatim: services, a TTL, and per-service custom configs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    required_services: list[ServiceName] = Field(min_length=1)
+    ttl_minutes: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="Minutes to live; fractions allowed."
+    )
+    custom_configs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("required_services")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise ValueError(f"each service may appear once; repeated: {', '.join(repeated)}")
+        return value
+
+
+class Extend(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ttl_minutes: float = Field(gt=0, allow_inf_nan=False, description="Minutes to add.")
+
+
+class ServiceOut(BaseModel):
+    url: str | None
+    status: str
+    port: int | None
+    template: str
+    reason: str | None = None
+
+
+class SandboxOut(BaseModel):
+    sandbox_id: str
+    agent_id: str
+    status: str
+    reason: str | None = None
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+    ttl_minutes: float
+    services: dict[str, ServiceOut]
+
+    @classmethod
+    def of(cls, record: SandboxRecord, host: str) -> SandboxOut:
+        shown = f"[{host}]" if ":" in host else host
+        return cls(
+            sandbox_id=record.id,
+            agent_id=record.agent_id,
+            status=record.status.value,
+            reason=record.reason,
+            created_at=record.created_at,
+            expires_at=record.expires_at,
+            ended_at=record.ended_at,
+            ttl_minutes=record.ttl_minutes,
+            services={
+                name: ServiceOut(
+                    url=f"http://{shown}:{s.port}" if s.port else None,
+                    status=s.status,
+                    port=s.port,
+                    template=s.template,
+                    reason=s.reason,
+                )
+                for name, s in record.services.items()
+            },
+        )
+
+
+class SandboxList(BaseModel):
+    sandboxes: list[SandboxOut]
+
+
+class TemplateSummary(BaseModel):
+    name: str
+    title: str
+    origin: str
+    operation_count: int
+
+
+class OperationOut(BaseModel):
+    method: str
+    path: str
+    operation_id: str
+    summary: str | None = None
+
+
+class TemplateDetail(TemplateSummary):
+    config_schema: dict[str, Any]
+    servers: list[str]
+    operations: list[OperationOut]

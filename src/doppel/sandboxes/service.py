@@ -1,0 +1,378 @@
+"""The one place that sequences store and runtime: create, extend, delete, expire, recover."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from doppel.dataplane import ServeEvent, ServiceInstance
+from doppel.errors import (
+    ConfigError,
+    DoppelError,
+    FieldError,
+    InvalidRequestError,
+    LimitExceededError,
+    QuotaExceededError,
+    SandboxFailedError,
+    SandboxGoneError,
+    SandboxNotFoundError,
+)
+from doppel.runtimes import InstanceHandle, InstanceSpec, Runtime, RuntimeStartError
+from doppel.sandboxes.clock import Clock, SystemClock
+from doppel.sandboxes.ports import PortAllocator
+from doppel.sandboxes.states import check_transition
+from doppel.settings import Settings
+from doppel.specs import SpecCache
+from doppel.store import SandboxRecord, SandboxStatus, ServiceRecord, Store
+from doppel.templates import TemplateRegistry
+
+log = logging.getLogger("doppel.sandboxes")
+_BIND_ATTEMPTS = 50
+
+
+@dataclass
+class _Running:
+    """What this process runs for one live sandbox."""
+
+    handles: dict[str, InstanceHandle] = field(default_factory=dict)
+    instances: dict[str, ServiceInstance] = field(default_factory=dict)
+
+
+class SandboxService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        runtime: Runtime,
+        templates: TemplateRegistry,
+        *,
+        clock: Clock | None = None,
+        cache: SpecCache | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.runtime = runtime
+        self.templates = templates
+        self.clock = clock or SystemClock()
+        self.cache = cache or SpecCache()
+        self.ports = PortAllocator(*settings.port_range, taken=store.live_ports())
+        self.running: dict[str, _Running] = {}
+        self.journals: dict[str, dict[str, Sequence[ServeEvent]]] = {}
+
+    # -- create -----------------------------------------------------------------------------
+
+    async def create(
+        self,
+        agent_id: str,
+        services: Sequence[str],
+        ttl_minutes: float | None = None,
+        custom_configs: Mapping[str, Any] | None = None,
+    ) -> SandboxRecord:
+        """Validate, check the quota, start every service, probe it, persist; all or nothing."""
+        ttl = self.settings.default_ttl_minutes if ttl_minutes is None else ttl_minutes
+        configs = dict(custom_configs or {})
+        self._check_request(services, ttl, configs)
+        now = self.clock.now()
+        record = SandboxRecord(
+            id=secrets.token_hex(8),
+            agent_id=agent_id,
+            status=SandboxStatus.CREATING,
+            created_at=now,
+            expires_at=now + timedelta(minutes=ttl),
+            ttl_minutes=ttl,
+            seed=secrets.randbits(31),
+            services={},
+        )
+        instances = self._prepare(record, services, configs)
+        if not self.store.reserve(record, self.settings.max_sandboxes_per_agent):
+            limit = self.settings.max_sandboxes_per_agent
+            raise QuotaExceededError(
+                f"agent {agent_id!r} already has {limit} live sandboxes "
+                f"(limit max_sandboxes_per_agent={limit}); delete one or wait for it to expire"
+            )
+        try:
+            await self._start(record, instances)
+        except DoppelError as exc:
+            await self._fail(record, str(exc.detail))
+            raise SandboxFailedError(
+                f"sandbox {record.id} failed: {exc.detail}",
+                sandbox_id=record.id,
+                reason=exc.detail,
+            ) from exc
+        except BaseException:
+            await self._fail(record, "creation was interrupted")
+            raise
+        check_transition(record.status, SandboxStatus.RUNNING)
+        record.status = SandboxStatus.RUNNING
+        self.store.save(record)
+        return record
+
+    def _check_request(
+        self, services: Sequence[str], ttl: float, configs: Mapping[str, Any]
+    ) -> None:
+        errors: list[FieldError] = []
+        available = self.templates.names()
+        for i, name in enumerate(services):
+            if name not in self.templates:
+                errors.append(
+                    FieldError(
+                        f"/required_services/{i}",
+                        f"unknown service {name!r}; available templates: {', '.join(available)}",
+                    )
+                )
+        for name in configs:
+            if name not in services:
+                errors.append(
+                    FieldError(f"/custom_configs/{name}", f"{name!r} is not in required_services")
+                )
+        if errors:
+            raise InvalidRequestError("the sandbox request is invalid", errors=errors)
+        limits = self.settings
+        if len(services) > limits.max_services_per_sandbox:
+            raise LimitExceededError(
+                f"{len(services)} services requested; limit max_services_per_sandbox="
+                f"{limits.max_services_per_sandbox}",
+                pointer="/required_services",
+            )
+        if ttl > limits.max_ttl_minutes:
+            raise LimitExceededError(
+                f"ttl_minutes={ttl:g} is above the limit max_ttl_minutes={limits.max_ttl_minutes:g}",
+                pointer="/ttl_minutes",
+            )
+        for name, config in configs.items():
+            overrides = config.get("mock_responses") if isinstance(config, Mapping) else None
+            if isinstance(overrides, Mapping) and len(overrides) > limits.max_overrides:
+                raise LimitExceededError(
+                    f"{len(overrides)} mock_responses for {name}; limit max_overrides="
+                    f"{limits.max_overrides}",
+                    pointer=f"/custom_configs/{name}/mock_responses",
+                )
+
+    def _prepare(
+        self, record: SandboxRecord, services: Sequence[str], configs: Mapping[str, Any]
+    ) -> dict[str, ServiceInstance]:
+        """Validate and render every config before anything starts: bad input starts nothing."""
+        instances: dict[str, ServiceInstance] = {}
+        errors: list[FieldError] = []
+        for name in services:
+            pointer = f"/custom_configs/{name}"
+            template = self.templates.get(name)
+            try:
+                resolved = template.resolve_config(configs.get(name, {}), pointer)
+                instances[name] = self._instance(record, name, resolved)
+            except ConfigError as exc:
+                errors.extend(exc.errors or [FieldError(pointer, exc.detail)])
+                continue
+            record.services[name] = ServiceRecord(name, template.name, config=resolved)
+        if errors:
+            raise InvalidRequestError("a custom_config is invalid", errors=errors)
+        return instances
+
+    def _instance(
+        self, record: SandboxRecord, name: str, config: Mapping[str, Any]
+    ) -> ServiceInstance:
+        template = self.templates.get(name)
+        compiled = template.compile(self.cache)
+        return ServiceInstance(
+            name=name,
+            spec=compiled,
+            stubs=template.stubs(compiled, config, f"/custom_configs/{name}"),
+            seed=record.seed,
+            started_at=record.created_at.replace(microsecond=0),
+            sandbox_id=record.id,
+        )
+
+    async def _start(
+        self,
+        record: SandboxRecord,
+        instances: Mapping[str, ServiceInstance],
+        *,
+        fixed: bool = False,
+    ) -> None:
+        running = self.running.setdefault(record.id, _Running())
+        for name, instance in instances.items():
+            service = record.services[name]
+            handle = await self._bind(record, instance, service.port if fixed else None)
+            running.handles[name] = handle
+            running.instances[name] = instance
+            service.port = handle.port
+        timeout = self.settings.probe_timeout
+        await asyncio.gather(
+            *(self.runtime.wait_ready(h, timeout=timeout) for h in running.handles.values())
+        )
+        for name in instances:
+            record.services[name].status = "running"
+
+    async def _bind(
+        self, record: SandboxRecord, instance: ServiceInstance, port: int | None
+    ) -> InstanceHandle:
+        labels = {"doppel.sandbox": record.id, "doppel.service": instance.name}
+        if port is not None:
+            self.ports.claim(port)
+            return await self.runtime.start(InstanceSpec(instance, port, labels))
+        last: Exception | None = None
+        for attempt, candidate in enumerate(self.ports.candidates()):
+            if attempt >= _BIND_ATTEMPTS:
+                break
+            self.ports.claim(candidate)
+            try:
+                return await self.runtime.start(InstanceSpec(instance, candidate, labels))
+            except RuntimeStartError as exc:  # taken by another process: try the next one
+                last = exc
+        raise RuntimeStartError(f"no bindable port after {_BIND_ATTEMPTS} tries: {last}")
+
+    async def _fail(self, record: SandboxRecord, reason: str) -> None:
+        await self._stop_instances(record)
+        record.status = SandboxStatus.FAILED
+        record.reason = reason
+        record.ended_at = self.clock.now()
+        for service in record.services.values():
+            if service.status != "running":
+                service.status, service.reason = "failed", reason
+            else:
+                service.status = "stopped"
+        self.store.save(record)
+
+    # -- read -------------------------------------------------------------------------------
+
+    def get(self, sandbox_id: str) -> SandboxRecord:
+        record = self.store.get(sandbox_id)
+        if record is None:
+            raise SandboxNotFoundError(f"no sandbox {sandbox_id!r}")
+        if record.status in (SandboxStatus.EXPIRED, SandboxStatus.DELETED):
+            raise SandboxGoneError(
+                f"sandbox {sandbox_id} was {record.status.value}",
+                reason=record.status.value,
+                sandbox_id=sandbox_id,
+            )
+        return record
+
+    def find(self, agent_id: str | None = None, status: str | None = None) -> list[SandboxRecord]:
+        return self.store.find(agent_id=agent_id, statuses=[status] if status else None)
+
+    def instance(self, sandbox_id: str, service: str) -> ServiceInstance | None:
+        running = self.running.get(sandbox_id)
+        return running.instances.get(service) if running else None
+
+    def journal(self, sandbox_id: str) -> dict[str, list[ServeEvent]]:
+        record = self.store.get(sandbox_id)
+        if record is None:
+            raise SandboxNotFoundError(f"no sandbox {sandbox_id!r}")
+        running = self.running.get(sandbox_id)
+        if running is not None:
+            return {name: list(i.journal) for name, i in running.instances.items()}
+        return {name: list(events) for name, events in self.journals.get(sandbox_id, {}).items()}
+
+    # -- change -----------------------------------------------------------------------------
+
+    async def extend(self, sandbox_id: str, minutes: float) -> SandboxRecord:
+        """Push `expires_at` later by `minutes`; the remaining time stays within max TTL."""
+        record = self.get(sandbox_id)
+        if record.status is not SandboxStatus.RUNNING:
+            raise SandboxGoneError(f"sandbox {sandbox_id} is {record.status.value}")
+        now = self.clock.now()
+        expires = max(record.expires_at, now) + timedelta(minutes=minutes)
+        remaining = (expires - now).total_seconds() / 60
+        if remaining > self.settings.max_ttl_minutes:
+            raise LimitExceededError(
+                f"extending by {minutes:g} min leaves {remaining:g} min; limit max_ttl_minutes="
+                f"{self.settings.max_ttl_minutes:g}",
+                pointer="/ttl_minutes",
+            )
+        record.expires_at = expires
+        record.ttl_minutes = round((expires - record.created_at).total_seconds() / 60, 6)
+        self.store.save(record)
+        return record
+
+    async def delete(self, sandbox_id: str) -> SandboxRecord:
+        record = self.get(sandbox_id)
+        if record.status is SandboxStatus.FAILED:
+            return record
+        await self._end(record, SandboxStatus.DELETED)
+        return record
+
+    async def _end(self, record: SandboxRecord, status: SandboxStatus) -> None:
+        check_transition(record.status, status)
+        self._keep_journal(record.id)
+        await self._stop_instances(record)
+        record.status = status
+        record.reason = status.value
+        record.ended_at = self.clock.now()
+        for service in record.services.values():
+            service.status = "stopped"
+        self.store.save(record)
+
+    def _keep_journal(self, sandbox_id: str) -> None:
+        running = self.running.get(sandbox_id)
+        if running is not None:
+            self.journals[sandbox_id] = {n: i.journal for n, i in running.instances.items()}
+
+    async def _stop_instances(self, record: SandboxRecord) -> None:
+        running = self.running.pop(record.id, None)
+        handles = running.handles.values() if running else ()
+        for handle in handles:
+            with contextlib.suppress(Exception):
+                await self.runtime.stop(handle, timeout=self.settings.stop_timeout)
+        for service in record.services.values():
+            self.ports.release(service.port)
+
+    # -- time -------------------------------------------------------------------------------
+
+    async def reap(self) -> int:
+        """Expire every running sandbox whose time is up and forget old tombstones."""
+        now = self.clock.now()
+        expired = 0
+        for sandbox_id in self.store.due(now):
+            record = self.store.get(sandbox_id)
+            if record is None or record.status is not SandboxStatus.RUNNING:
+                continue
+            record.status = SandboxStatus.EXPIRING
+            await self._end(record, SandboxStatus.EXPIRED)
+            expired += 1
+        cutoff = now - timedelta(seconds=self.settings.retention_seconds)
+        if self.store.purge(cutoff):
+            self.journals = {k: v for k, v in self.journals.items() if self.store.get(k)}
+        return expired
+
+    async def recover(self) -> None:
+        """After a restart: live sandboxes back on their ports, the expired ones reaped."""
+        now = self.clock.now()
+        for record in self.store.live():
+            if record.status is SandboxStatus.CREATING:
+                await self._fail(record, "the control plane restarted during creation")
+            elif record.expires_at <= now:
+                record.status = SandboxStatus.EXPIRING
+                await self._end(record, SandboxStatus.EXPIRED)
+            else:
+                await self._restore(record)
+        owned = {r.id for r in self.store.live()}
+        for handle in await self.runtime.list({}):
+            if handle.labels.get("doppel.sandbox") not in owned:
+                await self.runtime.stop(handle, timeout=self.settings.stop_timeout)
+
+    async def _restore(self, record: SandboxRecord) -> None:
+        try:
+            instances = {
+                name: self._instance(record, name, service.config)
+                for name, service in record.services.items()
+            }
+            await self._start(record, instances, fixed=True)
+        except DoppelError as exc:
+            log.warning("sandbox %s could not be restored: %s", record.id, exc.detail)
+            await self._fail(record, f"not restored after restart: {exc.detail}")
+            return
+        self.store.save(record)
+
+    async def close(self) -> None:
+        """Stop serving (the records stay: a restart brings the sandboxes back)."""
+        for sandbox_id in list(self.running):
+            running = self.running.pop(sandbox_id)
+            for handle in running.handles.values():
+                with contextlib.suppress(Exception):
+                    await self.runtime.stop(handle, timeout=self.settings.stop_timeout)

@@ -1,0 +1,49 @@
+"""Plain records the store keeps: sandboxes and their service instances."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class SandboxStatus(enum.StrEnum):
+    CREATING = "creating"
+    RUNNING = "running"
+    EXPIRING = "expiring"
+    EXPIRED = "expired"
+    DELETED = "deleted"
+    FAILED = "failed"
+
+    @property
+    def live(self) -> bool:
+        return self in (SandboxStatus.CREATING, SandboxStatus.RUNNING)
+
+    @property
+    def ended(self) -> bool:
+        return self in (SandboxStatus.EXPIRED, SandboxStatus.DELETED, SandboxStatus.FAILED)
+
+
+@dataclass
+class ServiceRecord:
+    name: str
+    template: str
+    port: int | None = None
+    status: str = "pending"
+    reason: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SandboxRecord:
+    id: str
+    agent_id: str
+    status: SandboxStatus
+    created_at: datetime
+    expires_at: datetime
+    ttl_minutes: float
+    seed: int
+    services: dict[str, ServiceRecord]
+    reason: str | None = None
+    ended_at: datetime | None = None
