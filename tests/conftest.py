@@ -26,10 +26,10 @@ def shared_specs() -> Path:
     return SHARED_SPECS
 
 
-@pytest.fixture
-def control_plane(tmp_path: Path) -> Iterator[ControlPlane]:
-    """A real `doppel serve` on a free loopback port, with its own data dir."""
-    server = ControlPlane(tmp_path / "data").start()
+@pytest.fixture(scope="module")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """A real `doppel serve` on a free loopback port, with its own data dir (one per module)."""
+    server = ControlPlane(tmp_path_factory.mktemp("control-plane") / "data").start()
     try:
         yield server
     finally:

@@ -48,10 +48,11 @@ class ControlPlane:
             "--data-dir", str(self.data_dir), "--public-host", "127.0.0.1",
             "--port-range", self.port_range,
         ]
-        log = (self.data_dir.parent / f"serve-{self.port}.log").open("ab")
-        self.process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=_env(self.extra_env)
-        )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with (self.data_dir.parent / f"serve-{self.port}.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=_env(self.extra_env)
+            )
         wait_until_ready(f"{self.url}/readyz", self.process, timeout)
         return self
 
@@ -72,7 +73,7 @@ class MockProcess:
         self.port = free_port()
         self.process = subprocess.Popen(
             [str(BIN / "doppel"), "mock", *args, "--port", str(self.port)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env(),
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().decode().strip()
@@ -85,6 +86,8 @@ class MockProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import pathlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -63,7 +64,7 @@ def create_app(
     store = Store(settings.sqlalchemy_url)
     templates = TemplateRegistry.from_env()
     if settings.templates_dir:
-        templates.scan(__import__("pathlib").Path(settings.templates_dir), "directory")
+        templates.scan(pathlib.Path(settings.templates_dir), "directory")
     runtime = runtime or InProcessRuntime(Dataplane(), settings.host)
     service = SandboxService(settings, store, runtime, templates, clock=clock)
     metrics = Metrics()
@@ -71,6 +72,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for template in templates:  # compile up front: the first create is as fast as any
+            template.compile(service.cache)
         await service.recover()
         reaper = asyncio.create_task(_reap_forever(service, settings.reaper_interval))
         if not run_reaper:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from doppel.errors import ConfigError, FieldError
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _FULL_FORM_KEYS = frozenset({"status", "headers", "body"})
+_PARAM = re.compile(r"\{[^{}/]+\}")
 
 
 def stubs_from_mock_responses(
@@ -110,14 +112,18 @@ class StubIndex:
         for order, stub in enumerate(stubs):
             rank = (0 if stub.source == "override" else 1) * 100 - stub.request.specificity
             grouped.setdefault(self.canonical(stub.request.path), []).append((rank, order, stub))
-        self._by_path = {
+        ordered = {
             path: tuple(stub for _, _, stub in sorted(entries, key=lambda e: e[:2]))
             for path, entries in grouped.items()
         }
-        self.encoded: dict[int, bytes] = {}
+        self._by_path = {p: stubs for p, stubs in ordered.items() if "{" not in p}
+        # `/teams/{team_id}/projects`: a stub for any value of a segment (WireMock's path template).
+        self._templated = [
+            (_template_regex(p), stubs) for p, stubs in ordered.items() if "{" in p
+        ]
 
     def __bool__(self) -> bool:
-        return bool(self._by_path)
+        return bool(self._by_path or self._templated)
 
     def canonical(self, path: str) -> str:
         path = path.rstrip("/") or "/"
@@ -127,11 +133,24 @@ class StubIndex:
         return path
 
     def find(self, request: MockRequest) -> StubMapping | None:
-        candidates = self._by_path.get(self.canonical(request.path))
+        path = self.canonical(request.path)
+        found = self._pick(self._by_path.get(path, ()), request)
+        if found is None:
+            for pattern, stubs in self._templated:
+                if pattern.match(path) and (found := self._pick(stubs, request)) is not None:
+                    break
+        return found
+
+    @staticmethod
+    def _pick(candidates: Sequence[StubMapping], request: MockRequest) -> StubMapping | None:
         if not candidates:
             return None
         params = request.params() if any(s.request.params for s in candidates) else {}
         return next((s for s in candidates if s.request.matches(request, params)), None)
+
+
+def _template_regex(path: str) -> re.Pattern[str]:
+    return re.compile("^" + "[^/]+".join(re.escape(part) for part in _PARAM.split(path)) + "$")
 
 
 def encode_json(value: Any) -> bytes:

@@ -111,7 +111,9 @@ class Template:
 
 def _error_pointer(base: str, error: Any) -> str:
     path = [escape(str(p)) for p in error.absolute_path]
-    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+    if "propertyNames" in error.relative_schema_path and isinstance(error.instance, str):
+        path.append(escape(error.instance))  # the offending key itself
+    elif error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
         allowed = set(error.schema.get("properties") or {})
         extra = [k for k in error.instance if k not in allowed]
         if len(extra) == 1:
