@@ -44,9 +44,18 @@ class ControlPlane:
 
     def start(self, timeout: float = 20.0) -> ControlPlane:
         command = [
-            str(BIN / "doppel"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-            "--data-dir", str(self.data_dir), "--public-host", "127.0.0.1",
-            "--port-range", self.port_range,
+            str(BIN / "doppel"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--public-host",
+            "127.0.0.1",
+            "--port-range",
+            self.port_range,
         ]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with (self.data_dir.parent / f"serve-{self.port}.log").open("ab") as log:
@@ -73,7 +82,9 @@ class MockProcess:
         self.port = free_port()
         self.process = subprocess.Popen(
             [str(BIN / "doppel"), "mock", *args, "--port", str(self.port)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=_env(),
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().decode().strip()

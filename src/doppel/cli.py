@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from rich.box import SIMPLE_HEAD
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
+from doppel.client import DEFAULT_URL, Client, Sandbox
 from doppel.errors import DoppelError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Per-agent mock SaaS APIs.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="Create, list, inspect and end sandboxes.")
+templates_app = typer.Typer(help="List the templates services come from; `show NAME` for one.")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(templates_app, name="templates")
 err = Console(stderr=True)
+out = Console()
+T = TypeVar("T")
+
+Url = Annotated[
+    str, typer.Option("--url", envvar="DOPPEL_URL", help="The control plane's base URL.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the raw JSON, nothing else.")]
 
 
 @app.callback()
@@ -85,8 +103,11 @@ def serve(
     from doppel.mockserver import run
     from doppel.settings import Settings
 
-    given = {
-        "host": host, "port": port, "data_dir": data_dir, "public_host": public_host,
+    given: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "data_dir": data_dir,
+        "public_host": public_host,
         "port_range": port_range,
     }
     try:
@@ -96,13 +117,242 @@ def serve(
             err.print(f"[red]error:[/red] {'.'.join(map(str, error['loc']))}: {error['msg']}")
         raise typer.Exit(2) from None
     config = uvicorn.Config(
-        create_asgi(settings), host=settings.host, port=settings.port, log_level="info",
-        access_log=False, lifespan="on", server_header=False,
+        create_asgi(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+        lifespan="on",
+        server_header=False,
     )
-    err.print(f"Doppel control plane on http://{settings.host}:{settings.port} "
-              f"(data in {settings.data_dir}, services on ports {settings.port_range[0]}-"
-              f"{settings.port_range[1]})")
+    err.print(
+        f"Doppel control plane on http://{settings.host}:{settings.port} "
+        f"(data in {settings.data_dir}, services on ports {settings.port_range[0]}-"
+        f"{settings.port_range[1]})"
+    )
     run(lambda: uvicorn.Server(config).serve())
+
+
+# -- sandboxes and templates: thin calls through doppel.client -----------------------------
+
+
+@sandbox_app.command("create")
+def sandbox_create(
+    agent: Annotated[str, typer.Option("--agent", help="The agent the sandbox is for.")],
+    service: Annotated[
+        list[str], typer.Option("--service", help="A service to run (a template name); repeat.")
+    ],
+    ttl: Annotated[float | None, typer.Option("--ttl", help="Minutes to live.")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="JSON file of custom_configs: {service: config}."),
+    ] = None,
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """Create a sandbox and print its services' URLs."""
+    custom_configs = _load_json(config)
+    if custom_configs is not None and not isinstance(custom_configs, dict):
+        raise typer.BadParameter(
+            f"{config}: expected a JSON object of {{service: config}}", param_hint="--config"
+        )
+    with _client(url) as client:
+        sandbox = client.create_sandbox(
+            agent, service, ttl_minutes=ttl, custom_configs=custom_configs
+        )
+    _print_sandbox(sandbox, as_json)
+
+
+@sandbox_app.command("ls")
+def sandbox_ls(
+    agent: Annotated[str | None, typer.Option("--agent", help="Only this agent's.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only these: running, expired, deleted...")
+    ] = None,
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """List sandboxes, newest first, ended ones included."""
+    with _client(url) as client:
+        sandboxes = client.list_sandboxes(agent_id=agent, status=status)
+    if as_json:
+        _echo_json({"sandboxes": [s.raw for s in sandboxes]})
+        return
+    if not sandboxes:
+        out.print("No sandboxes.")
+        return
+    table = Table(
+        "Sandbox",
+        "Agent",
+        "Status",
+        "Expires (UTC)",
+        "Services",
+        box=SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for column in table.columns:  # ids, times and URLs stay whole; a long agent name folds
+        column.no_wrap = column.header != "Agent"
+    table.columns[1].overflow, table.columns[1].min_width = "fold", 5
+    for sandbox in sandboxes:
+        services = "\n".join(
+            f"{name} {info.url or '-'}" for name, info in sorted(sandbox.services.items())
+        )
+        table.add_row(
+            sandbox.id,
+            escape(sandbox.agent_id),
+            sandbox.status,
+            _when(sandbox.expires_at, "%m-%d %H:%M"),
+            escape(services),
+        )
+    out.print(table)
+
+
+@sandbox_app.command("show")
+def sandbox_show(
+    sandbox_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """Show one sandbox and its services."""
+    with _client(url) as client:
+        sandbox = client.get_sandbox(sandbox_id)
+    _print_sandbox(sandbox, as_json)
+
+
+@sandbox_app.command("rm")
+def sandbox_rm(
+    sandbox_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """Delete a sandbox: its services stop at once."""
+    with _client(url) as client:
+        sandbox = client.delete_sandbox(sandbox_id)
+    if as_json:
+        _echo_json(sandbox.raw)
+    else:
+        out.print(f"Deleted sandbox {sandbox.id}.")
+
+
+@sandbox_app.command("extend")
+def sandbox_extend(
+    sandbox_id: Annotated[str, typer.Argument(metavar="ID")],
+    minutes: Annotated[float, typer.Option("--minutes", help="Minutes to add to its life.")],
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """Push a sandbox's expiry later."""
+    with _client(url) as client:
+        sandbox = client.extend_sandbox(sandbox_id, minutes)
+    if as_json:
+        _echo_json(sandbox.raw)
+    else:
+        out.print(f"Sandbox {sandbox.id} now expires at {_when(sandbox.expires_at)} UTC.")
+
+
+@templates_app.callback(invoke_without_command=True)
+def templates(ctx: typer.Context, url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
+    """List the templates; `doppel templates show NAME` describes one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _client(url) as client:
+        found = client.templates()
+    if as_json:
+        _echo_json([t.raw for t in found])
+        return
+    table = Table("Name", "Title", "Origin", "Operations")
+    table.columns[3].justify = "right"
+    for template in found:
+        table.add_row(
+            escape(template.name),
+            escape(template.title),
+            escape(template.origin),
+            str(template.operation_count),
+        )
+    out.print(table)
+
+
+@templates_app.command("show")
+def templates_show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A template name, e.g. figma.")],
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """Show one template: its servers, config fields and operations."""
+    url, as_json = _inherited(ctx, "url", url), _inherited(ctx, "as_json", as_json)
+    with _client(url) as client:
+        template = client.template(name)
+    if as_json:
+        _echo_json(template)
+        return
+    out.print(f"[bold]{escape(template['name'])}[/bold]: {escape(template['title'])}")
+    fields = sorted((template.get("config_schema") or {}).get("properties") or {})
+    out.print(f"Origin: {escape(template['origin'])}")
+    out.print(f"Servers: {escape(', '.join(template.get('servers') or ()) or '-')}")
+    out.print(f"Config fields: {escape(', '.join(fields) or '-')}")
+    table = Table("Method", "Path", "Operation", "Summary")
+    for operation in template.get("operations") or ():
+        table.add_row(
+            operation["method"],
+            escape(operation["path"]),
+            escape(operation["operation_id"]),
+            escape(operation.get("summary") or ""),
+        )
+    out.print(table)
+
+
+@contextmanager
+def _client(url: str) -> Iterator[Client]:
+    """A client whose every DoppelError ends the command: the detail, each field, exit 1."""
+    try:
+        with Client(url) as client:
+            yield client
+    except DoppelError as exc:
+        _fail(exc)
+
+
+def _fail(exc: DoppelError) -> NoReturn:
+    err.print(f"[red]error:[/red] {escape(exc.detail)}", soft_wrap=True, highlight=False)
+    for item in exc.errors:
+        line = f"  {escape(item.pointer or '/')}: {escape(item.detail)}"
+        err.print(line, soft_wrap=True, highlight=False)
+    raise typer.Exit(1)
+
+
+def _inherited(ctx: typer.Context, name: str, value: T) -> T:
+    """An option given before the subcommand (`templates --json show x`) applies to it too."""
+    source = ctx.get_parameter_source(name)  # typer vendors click: compare by name
+    if ctx.parent is None or (source is not None and source.name == "COMMANDLINE"):
+        return value
+    inherited: T = ctx.parent.params.get(name, value)
+    return inherited
+
+
+def _print_sandbox(sandbox: Sandbox, as_json: bool) -> None:
+    if as_json:
+        _echo_json(sandbox.raw)
+        return
+    out.print(
+        f"Sandbox [bold]{sandbox.id}[/bold] for agent {escape(sandbox.agent_id)}: "
+        f"{sandbox.status}" + (f" ({escape(sandbox.reason)})" if sandbox.reason else "")
+    )
+    out.print(f"Expires at {_when(sandbox.expires_at)} UTC (TTL {sandbox.ttl_minutes:g} min)")
+    table = Table("Service", "Template", "Status", "URL")
+    table.columns[3].no_wrap = True
+    for name, info in sorted(sandbox.services.items()):
+        table.add_row(escape(name), escape(info.template), info.status, info.url or "-")
+    out.print(table)
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2))
+
+
+def _when(moment: datetime, layout: str = "%Y-%m-%d %H:%M:%S") -> str:
+    return moment.astimezone(UTC).strftime(layout)
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.servers import ControlPlane, port_is_closed
 
 FIGMA_ONLY = {
@@ -19,7 +18,10 @@ FIGMA_ONLY = {
             "workspace_name": "Test Workspace",
             "mock_responses": {
                 "/me": {"id": "user123", "email": "agent@test.com", "handle": "Test Agent"},
-                "/files/ABC123": {"name": "Test Design File", "lastModified": "2024-01-01T00:00:00Z"},
+                "/files/ABC123": {
+                    "name": "Test Design File",
+                    "lastModified": "2024-01-01T00:00:00Z",
+                },
             },
         }
     },
@@ -37,8 +39,13 @@ THREE_SERVICES = {
 
 
 def _create(server: ControlPlane, body: Any, agent: str = "agent-1", **kw: Any) -> httpx.Response:
-    return httpx.post(f"{server.url}/v1/agents/{agent}/sandboxes/dynamic", json=body,
-                      trust_env=False, timeout=30, **kw)
+    return httpx.post(
+        f"{server.url}/v1/agents/{agent}/sandboxes/dynamic",
+        json=body,
+        trust_env=False,
+        timeout=30,
+        **kw,
+    )
 
 
 def test_the_figma_design_body_serves_its_overrides_with_and_without_prefix(
@@ -54,8 +61,15 @@ def test_the_figma_design_body_serves_its_overrides_with_and_without_prefix(
         assert httpx.get(figma["url"] + path, trust_env=False).json() == me
     file = httpx.get(figma["url"] + "/v1/files/ABC123", trust_env=False).json()
     assert file["name"] == "Test Design File"
-    assert set(sandbox) >= {"sandbox_id", "agent_id", "status", "created_at", "expires_at",
-                            "ttl_minutes", "services"}
+    assert set(sandbox) >= {
+        "sandbox_id",
+        "agent_id",
+        "status",
+        "created_at",
+        "expires_at",
+        "ttl_minutes",
+        "services",
+    }
 
 
 def test_only_the_requested_services_start_each_on_its_own_port(
@@ -66,8 +80,9 @@ def test_only_the_requested_services_start_each_on_its_own_port(
     ports = {s["port"] for s in sandbox["services"].values()}
     assert len(ports) == 2
     slack = sandbox["services"]["slack"]["url"]
-    auth = httpx.post(f"{slack}/api/auth.test", headers={"Authorization": "Bearer xoxb-1"},
-                      trust_env=False).json()
+    auth = httpx.post(
+        f"{slack}/api/auth.test", headers={"Authorization": "Bearer xoxb-1"}, trust_env=False
+    ).json()
     assert auth["ok"] is True
 
 
@@ -77,7 +92,9 @@ def test_the_three_service_body_shows_every_customisation(control_plane: Control
     urls = {name: s["url"] for name, s in response.json()["services"].items()}
     channels = httpx.post(f"{urls['slack']}/api/conversations.list", trust_env=False).json()
     assert [c["name"] for c in channels["channels"]] == ["general", "dev", "design"]
-    assert httpx.post(f"{urls['slack']}/api/auth.test", trust_env=False).json()["team"] == "Test Team"
+    assert (
+        httpx.post(f"{urls['slack']}/api/auth.test", trust_env=False).json()["team"] == "Test Team"
+    )
     repo = httpx.get(f"{urls['github']}/repos/test-org/test-repo", trust_env=False).json()
     assert repo["full_name"] == "test-org/test-repo" and repo["default_branch"] == "main"
     projects = httpx.get(f"{urls['figma']}/v1/teams/1/projects", trust_env=False)
@@ -85,8 +102,9 @@ def test_the_three_service_body_shows_every_customisation(control_plane: Control
 
 
 def test_post_sandboxes_is_the_same_call(control_plane: ControlPlane) -> None:
-    response = httpx.post(f"{control_plane.url}/v1/agents/a/sandboxes", json=FIGMA_AND_SLACK,
-                          trust_env=False)
+    response = httpx.post(
+        f"{control_plane.url}/v1/agents/a/sandboxes", json=FIGMA_AND_SLACK, trust_env=False
+    )
     assert response.status_code == 201
     assert set(response.json()["services"]) == {"figma", "slack"}
 
@@ -97,8 +115,9 @@ def test_the_gateway_serves_every_service_under_the_control_plane_port(
     sandbox = _create(control_plane, FIGMA_ONLY).json()
     base = f"{control_plane.url}/sandboxes/{sandbox['sandbox_id']}/figma"
     assert httpx.get(f"{base}/v1/me", trust_env=False).json()["id"] == "user123"
-    missing = httpx.get(f"{control_plane.url}/sandboxes/{sandbox['sandbox_id']}/slack/api/x",
-                        trust_env=False)
+    missing = httpx.get(
+        f"{control_plane.url}/sandboxes/{sandbox['sandbox_id']}/slack/api/x", trust_env=False
+    )
     assert missing.status_code == 404 and "figma" in missing.json()["detail"]
 
 
@@ -110,8 +129,11 @@ def test_list_filter_extend_and_delete(control_plane: ControlPlane) -> None:
     assert [s["sandbox_id"] for s in listed.json()["sandboxes"]] == [first["sandbox_id"]]
     by_agent = httpx.get(f"{url}/v1/agents/lister/sandboxes", trust_env=False).json()
     assert len(by_agent["sandboxes"]) == 1
-    extended = httpx.post(f"{url}/v1/sandboxes/{first['sandbox_id']}/extend",
-                          json={"ttl_minutes": 30}, trust_env=False).json()
+    extended = httpx.post(
+        f"{url}/v1/sandboxes/{first['sandbox_id']}/extend",
+        json={"ttl_minutes": 30},
+        trust_env=False,
+    ).json()
     assert extended["ttl_minutes"] == pytest.approx(90, abs=0.01)
     deleted = httpx.delete(f"{url}/v1/sandboxes/{first['sandbox_id']}", trust_env=False)
     assert deleted.json()["status"] == "deleted"
@@ -131,8 +153,9 @@ def test_a_short_ttl_expires_for_real_and_closes_the_port(control_plane: Control
     status = 200
     while time.monotonic() < deadline and status != 410:
         time.sleep(0.1)
-        status = httpx.get(f"{control_plane.url}/v1/sandboxes/{sandbox['sandbox_id']}",
-                           trust_env=False).status_code
+        status = httpx.get(
+            f"{control_plane.url}/v1/sandboxes/{sandbox['sandbox_id']}", trust_env=False
+        ).status_code
     assert status == 410
     assert port_is_closed(port)
 
@@ -168,27 +191,52 @@ def test_restart_after_kill_9_brings_sandboxes_back_on_the_same_urls(tmp_path: P
         pytest.param(b"[]", 422, "", id="not-an-object"),
         pytest.param(b'{"ttl_minutes": 5}', 422, "/required_services", id="missing-services"),
         pytest.param(b'{"required_services": []}', 422, "/required_services", id="no-services"),
-        pytest.param(b'{"required_services": ["figma"], "ttl_minutes": 0}', 422, "/ttl_minutes",
-                     id="zero-ttl"),
-        pytest.param(b'{"required_services": ["figma"], "ttl_minutes": "soon"}', 422,
-                     "/ttl_minutes", id="string-ttl"),
-        pytest.param(b'{"required_services": ["figma", "figma"]}', 422, "/required_services",
-                     id="repeated-service"),
-        pytest.param(b'{"required_services": ["figma"], "extra": 1}', 422, "/extra",
-                     id="unknown-field"),
-        pytest.param(b'{"required_services": ["github"], "custom_configs": {"github": '
-                     b'{"repo": "no-slash"}}}', 422, "/custom_configs/github/repo",
-                     id="config-schema"),
-        pytest.param(b'{"required_services": ["figma"], "ttl_minutes": 100000}', 422,
-                     "/ttl_minutes", id="ttl-above-max"),
+        pytest.param(
+            b'{"required_services": ["figma"], "ttl_minutes": 0}',
+            422,
+            "/ttl_minutes",
+            id="zero-ttl",
+        ),
+        pytest.param(
+            b'{"required_services": ["figma"], "ttl_minutes": "soon"}',
+            422,
+            "/ttl_minutes",
+            id="string-ttl",
+        ),
+        pytest.param(
+            b'{"required_services": ["figma", "figma"]}',
+            422,
+            "/required_services",
+            id="repeated-service",
+        ),
+        pytest.param(
+            b'{"required_services": ["figma"], "extra": 1}', 422, "/extra", id="unknown-field"
+        ),
+        pytest.param(
+            b'{"required_services": ["github"], "custom_configs": {"github": '
+            b'{"repo": "no-slash"}}}',
+            422,
+            "/custom_configs/github/repo",
+            id="config-schema",
+        ),
+        pytest.param(
+            b'{"required_services": ["figma"], "ttl_minutes": 100000}',
+            422,
+            "/ttl_minutes",
+            id="ttl-above-max",
+        ),
     ],
 )
 def test_bad_input_is_a_problem_naming_the_field_and_harms_nothing(
     control_plane: ControlPlane, raw: bytes, status: int, pointer: str
 ) -> None:
     alive = _create(control_plane, FIGMA_ONLY).json()["services"]["figma"]["url"]
-    response = httpx.post(f"{control_plane.url}/v1/agents/a/sandboxes/dynamic", content=raw,
-                          headers={"content-type": "application/json"}, trust_env=False)
+    response = httpx.post(
+        f"{control_plane.url}/v1/agents/a/sandboxes/dynamic",
+        content=raw,
+        headers={"content-type": "application/json"},
+        trust_env=False,
+    )
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
@@ -199,14 +247,19 @@ def test_bad_input_is_a_problem_naming_the_field_and_harms_nothing(
 
 
 def test_a_body_over_the_limit_is_413(control_plane: ControlPlane) -> None:
-    huge = {"required_services": ["figma"], "custom_configs": {"figma": {"workspace_name": "x" * 2_000_000}}}
+    huge = {
+        "required_services": ["figma"],
+        "custom_configs": {"figma": {"workspace_name": "x" * 2_000_000}},
+    }
     response = _create(control_plane, huge)
     assert response.status_code == 413 and "max_body_bytes" in response.json()["detail"]
 
 
 def test_too_many_services_or_overrides_name_the_limit(control_plane: ControlPlane) -> None:
-    many = {"required_services": ["figma"], "custom_configs": {"figma": {
-        "mock_responses": {f"/x/{i}": {} for i in range(201)}}}}
+    many = {
+        "required_services": ["figma"],
+        "custom_configs": {"figma": {"mock_responses": {f"/x/{i}": {} for i in range(201)}}},
+    }
     response = _create(control_plane, many)
     assert response.status_code == 422 and "max_overrides=200" in response.json()["detail"]
 
@@ -248,8 +301,11 @@ def test_the_journal_records_every_request(control_plane: ControlPlane) -> None:
     figma = sandbox["services"]["figma"]["url"]
     httpx.get(f"{figma}/v1/me", trust_env=False)
     httpx.get(f"{figma}/v1/nothing-here", trust_env=False)
-    journal = httpx.get(f"{control_plane.url}/v1/sandboxes/{sandbox['sandbox_id']}/requests",
-                        trust_env=False).json()
+    journal = httpx.get(
+        f"{control_plane.url}/v1/sandboxes/{sandbox['sandbox_id']}/requests", trust_env=False
+    ).json()
     events = journal["services"]["figma"]
     assert [(e["path"], e["status"], e["source"]) for e in events] == [
-        ("/v1/me", 200, "override"), ("/v1/nothing-here", 404, "error")]
+        ("/v1/me", 200, "override"),
+        ("/v1/nothing-here", 404, "error"),
+    ]

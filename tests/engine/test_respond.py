@@ -332,10 +332,12 @@ def test_bad_overrides_name_the_key(mock_responses: dict[str, Any], pointer: str
 
 
 def test_fixture_paths_may_template_a_segment(spec: CompiledSpec) -> None:
-    fixtures = stubs_from_fixtures([
-        {"request": {"path": "/issues/{number}"}, "response": {"body": {"any": True}}},
-        {"request": {"path": "/issues/7"}, "response": {"body": {"seven": True}}},
-    ])
+    fixtures = stubs_from_fixtures(
+        [
+            {"request": {"path": "/issues/{number}"}, "response": {"body": {"any": True}}},
+            {"request": {"path": "/issues/7"}, "response": {"body": {"seven": True}}},
+        ]
+    )
     stubs = StubIndex(fixtures, spec.prefixes)
     assert _ask(spec, "GET", "/v1/issues/123", stubs=stubs)[2] == {"any": True}
     assert _ask(spec, "GET", "/issues/7", stubs=stubs)[2] == {"seven": True}

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.servers import port_is_closed
 
 from doppel.dataplane import Dataplane
 from doppel.errors import (
@@ -25,7 +26,6 @@ from doppel.sandboxes import FakeClock, SandboxService
 from doppel.settings import Settings
 from doppel.store import SandboxStatus, Store
 from doppel.templates import TemplateRegistry
-from tests.servers import port_is_closed
 
 PORTS = (42000, 42999)
 
@@ -62,9 +62,14 @@ async def _get(url: str) -> httpx.Response:
 
 
 async def test_created_services_answer_on_their_own_ports(service: SandboxService) -> None:
-    record = await service.create("agent", ["figma", "slack"], 5, {
-        "figma": {"mock_responses": {"/me": {"handle": "me"}}},
-    })
+    record = await service.create(
+        "agent",
+        ["figma", "slack"],
+        5,
+        {
+            "figma": {"mock_responses": {"/me": {"handle": "me"}}},
+        },
+    )
     ports = {s.port for s in record.services.values()}
     assert record.status is SandboxStatus.RUNNING and len(ports) == 2
     assert all(PORTS[0] <= p <= PORTS[1] for p in ports if p)
@@ -90,7 +95,9 @@ async def test_expiry_with_the_injected_clock_frees_the_ports(
     assert gone.value.extra["reason"] == "expired"
 
 
-async def test_reads_never_extend_and_extend_does(service: SandboxService, clock: FakeClock) -> None:
+async def test_reads_never_extend_and_extend_does(
+    service: SandboxService, clock: FakeClock
+) -> None:
     record = await service.create("agent", ["slack"], 2)
     for _ in range(3):
         service.get(record.id)
@@ -104,7 +111,9 @@ async def test_reads_never_extend_and_extend_does(service: SandboxService, clock
     assert await service.reap() == 1
 
 
-async def test_extending_past_the_maximum_ttl_names_the_limit(tmp_path: Path, clock: FakeClock) -> None:
+async def test_extending_past_the_maximum_ttl_names_the_limit(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     svc = _service(tmp_path, clock, max_ttl_minutes=10)
     record = await svc.create("agent", ["figma"], 8)
     with pytest.raises(LimitExceededError, match="max_ttl_minutes=10"):
@@ -150,12 +159,24 @@ async def test_fifty_concurrent_creates_with_a_quota_of_ten_yield_exactly_ten(
     [
         pytest.param(["figma", "nope"], {}, "/required_services/1", id="unknown-service"),
         pytest.param(["figma"], {"slack": {}}, "/custom_configs/slack", id="config-not-requested"),
-        pytest.param(["slack"], {"slack": {"channels": "general"}}, "/custom_configs/slack/channels",
-                     id="schema-type"),
-        pytest.param(["figma"], {"figma": {"workspace": "x"}}, "/custom_configs/figma/workspace",
-                     id="unknown-config-field"),
-        pytest.param(["figma"], {"figma": {"mock_responses": {"me": {}}}},
-                     "/custom_configs/figma/mock_responses/me", id="override-key"),
+        pytest.param(
+            ["slack"],
+            {"slack": {"channels": "general"}},
+            "/custom_configs/slack/channels",
+            id="schema-type",
+        ),
+        pytest.param(
+            ["figma"],
+            {"figma": {"workspace": "x"}},
+            "/custom_configs/figma/workspace",
+            id="unknown-config-field",
+        ),
+        pytest.param(
+            ["figma"],
+            {"figma": {"mock_responses": {"me": {}}}},
+            "/custom_configs/figma/mock_responses/me",
+            id="override-key",
+        ),
     ],
 )
 async def test_bad_input_names_the_field_and_starts_nothing(
@@ -183,8 +204,13 @@ async def test_a_service_that_cannot_start_fails_the_sandbox_and_leaves_nothing(
         sock.listen()
         blockers.append(sock)
     settings = Settings(data_dir=tmp_path, port_range=(42989, 42991))
-    svc = SandboxService(settings, Store(settings.sqlalchemy_url), InProcessRuntime(Dataplane()),
-                         TemplateRegistry(), clock=clock)
+    svc = SandboxService(
+        settings,
+        Store(settings.sqlalchemy_url),
+        InProcessRuntime(Dataplane()),
+        TemplateRegistry(),
+        clock=clock,
+    )
     try:
         with pytest.raises(SandboxFailedError) as caught:
             await svc.create("agent", ["figma", "slack"], 5)
@@ -201,8 +227,12 @@ async def test_a_service_that_cannot_start_fails_the_sandbox_and_leaves_nothing(
 
 
 async def test_jinja_in_config_values_comes_back_literally(service: SandboxService) -> None:
-    record = await service.create("agent", ["slack"], 5, {"slack": {
-        "team_name": "{{ 7*7 }}", "channels": ["{{ ''.__class__ }}"]}})
+    record = await service.create(
+        "agent",
+        ["slack"],
+        5,
+        {"slack": {"team_name": "{{ 7*7 }}", "channels": ["{{ ''.__class__ }}"]}},
+    )
     base = f"http://127.0.0.1:{record.services['slack'].port}/api"
     async with httpx.AsyncClient(trust_env=False) as client:
         team = (await client.post(f"{base}/auth.test")).json()["team"]
@@ -216,8 +246,9 @@ async def test_two_agents_never_see_each_others_configuration(service: SandboxSe
     second = await service.create("bob", ["slack"], 5, {"slack": {"team_name": "Beta"}})
     async with httpx.AsyncClient(trust_env=False) as client:
         teams = [
-            (await client.post(f"http://127.0.0.1:{r.services['slack'].port}/api/auth.test"))
-            .json()["team"]
+            (
+                await client.post(f"http://127.0.0.1:{r.services['slack'].port}/api/auth.test")
+            ).json()["team"]
             for r in (first, second)
         ]
     assert teams == ["Alpha", "Beta"]
@@ -251,3 +282,15 @@ async def test_recovery_restores_live_sandboxes_and_reaps_expired_ones(
     finally:
         await revived.close()
         await revived.runtime.close()
+
+
+async def test_any_unicode_in_a_config_value_round_trips(service: SandboxService) -> None:
+    name = "launch 🚀 \\ud83d \u2028 ünïcode"
+    record = await service.create(
+        "agent", ["slack"], 5, {"slack": {"team_name": name, "channels": ["🎉-party"]}}
+    )
+    base = f"http://127.0.0.1:{record.services['slack'].port}/api"
+    async with httpx.AsyncClient(trust_env=False) as client:
+        assert (await client.post(f"{base}/auth.test")).json()["team"] == name
+        channels = (await client.post(f"{base}/conversations.list")).json()["channels"]
+    assert channels[0]["name"] == "🎉-party"

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Body, FastAPI, Path, Query
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.responses import JSONResponse, Response
 
@@ -41,16 +41,22 @@ AgentId = Annotated[str, Path(pattern=AGENT_ID, max_length=128)]
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.created = Counter("doppel_sandboxes_created", "Sandboxes created", registry=self.registry)
-        self.failed = Counter("doppel_sandboxes_failed", "Sandboxes that failed to start",
-                              registry=self.registry)
+        self.created = Counter(
+            "doppel_sandboxes_created", "Sandboxes created", registry=self.registry
+        )
+        self.failed = Counter(
+            "doppel_sandboxes_failed", "Sandboxes that failed to start", registry=self.registry
+        )
         self.create_seconds = Histogram(
-            "doppel_sandbox_create_seconds", "Create-to-ready latency", registry=self.registry,
+            "doppel_sandbox_create_seconds",
+            "Create-to-ready latency",
+            registry=self.registry,
             buckets=(0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1, 5),
         )
         self.live = Gauge("doppel_sandboxes_live", "Live sandboxes", registry=self.registry)
-        self.requests = Gauge("doppel_mock_requests", "Mock requests served by live instances",
-                              registry=self.registry)
+        self.requests = Gauge(
+            "doppel_mock_requests", "Mock requests served by live instances", registry=self.registry
+        )
 
 
 def create_app(
@@ -118,13 +124,21 @@ def create_app(
         metrics.create_seconds.observe(time.perf_counter() - started)
         return JSONResponse(out(record).model_dump(mode="json"), status_code=201)
 
-    @api.post("/agents/{agent_id}/sandboxes/dynamic", status_code=201, response_model=SandboxOut,
-              summary="Create a sandbox (the original contract)")
+    @api.post(
+        "/agents/{agent_id}/sandboxes/dynamic",
+        status_code=201,
+        response_model=SandboxOut,
+        summary="Create a sandbox (the original contract)",
+    )
     async def create_dynamic(agent_id: AgentId, body: Annotated[CreateSandbox, Body()]) -> Response:
         return await create(agent_id, body)
 
-    @api.post("/agents/{agent_id}/sandboxes", status_code=201, response_model=SandboxOut,
-              summary="Create a sandbox")
+    @api.post(
+        "/agents/{agent_id}/sandboxes",
+        status_code=201,
+        response_model=SandboxOut,
+        summary="Create a sandbox",
+    )
     async def create_sandbox(agent_id: AgentId, body: Annotated[CreateSandbox, Body()]) -> Response:
         return await create(agent_id, body)
 
@@ -178,7 +192,9 @@ def create_app(
             servers=[str(s.get("url", "")) for s in raw.get("servers") or ()],
             operations=[
                 OperationOut(
-                    method=op.method, path=op.path, operation_id=op.operation_id,
+                    method=op.method,
+                    path=op.path,
+                    operation_id=op.operation_id,
                     summary=raw["paths"][op.path][op.method.lower()].get("summary"),
                 )
                 for op in compiled.operations
@@ -200,9 +216,9 @@ def create_app(
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
         metrics.live.set(len(service.running))
-        metrics.requests.set(sum(
-            i.requests_served for r in service.running.values() for i in r.instances.values()
-        ))
+        metrics.requests.set(
+            sum(i.requests_served for r in service.running.values() for i in r.instances.values())
+        )
         return Response(generate_latest(metrics.registry), media_type="text/plain; version=0.0.4")
 
     wrapped = Gateway(app, service, settings.max_body_bytes)
@@ -220,7 +236,9 @@ def create_asgi(settings: Settings | None = None, **kwargs: Any) -> Gateway:
 def _summary(template: Any, service: SandboxService) -> TemplateSummary:
     compiled = template.compile(service.cache)
     return TemplateSummary(
-        name=template.name, title=compiled.title, origin=template.origin,
+        name=template.name,
+        title=compiled.title,
+        origin=template.origin,
         operation_count=len(compiled.operations),
     )
 

@@ -71,21 +71,34 @@ def install(app: FastAPI) -> None:
             )
         fields = [FieldError(_pointer(e.get("loc", ())), _message(e)) for e in errors]
         return problem(
-            422, "Invalid request", "the request does not fit the API", slug="invalid-request",
-            instance=request.url.path, errors=fields,
+            422,
+            "Invalid request",
+            "the request does not fit the API",
+            slug="invalid-request",
+            instance=request.url.path,
+            errors=fields,
         )
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         return problem(
-            exc.status_code, str(exc.detail), str(exc.detail), slug=f"http-{exc.status_code}",
-            instance=request.url.path, headers=dict(exc.headers or {}),
+            exc.status_code,
+            str(exc.detail),
+            str(exc.detail),
+            slug=f"http-{exc.status_code}",
+            instance=request.url.path,
+            headers=dict(exc.headers or {}),
         )
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "Internal error", "an unexpected error occurred; see the server log",
-                       slug="internal-error", instance=request.url.path)
+        return problem(
+            500,
+            "Internal error",
+            "an unexpected error occurred; see the server log",
+            slug="internal-error",
+            instance=request.url.path,
+        )
 
     app.add_exception_handler(DoppelError, doppel_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -74,6 +74,7 @@ class ResponseDefinition:
     status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)
     body: JSON = None
+    echo: bool = False  # copy the request's matching scalar fields into the body
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,7 +104,7 @@ def _from_stub(
     definition = stub.response
     headers = {k.lower(): v for k, v in definition.headers.items()}
     body_value = definition.body
-    if stub.source == "fixture" and request.method in _WRITES:
+    if definition.echo and request.method in _WRITES:
         body_value = _echo(body_value, request)
     if (
         isinstance(body_value, str)

@@ -18,6 +18,7 @@ from doppel.errors import ConfigError, FieldError
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _FULL_FORM_KEYS = frozenset({"status", "headers", "body"})
+_FIXTURE_KEYS = frozenset({"status", "headers", "body", "echo"})
 _PARAM = re.compile(r"\{[^{}/]+\}")
 
 
@@ -98,8 +99,14 @@ def _definition(value: Any, pointer: str) -> ResponseDefinition:
         isinstance(k, str) and isinstance(v, str | int | float) for k, v in headers.items()
     ):
         raise ConfigError("headers must map names to strings", pointer=f"{pointer}/headers")
+    echo = value.get("echo", False)
+    if not isinstance(echo, bool):
+        raise ConfigError("echo must be true or false", pointer=f"{pointer}/echo")
     return ResponseDefinition(
-        status=status, headers={k: str(v) for k, v in headers.items()}, body=value.get("body")
+        status=status,
+        headers={k: str(v) for k, v in headers.items()},
+        body=value.get("body"),
+        echo=echo,
     )
 
 
@@ -118,9 +125,7 @@ class StubIndex:
         }
         self._by_path = {p: stubs for p, stubs in ordered.items() if "{" not in p}
         # `/teams/{team_id}/projects`: a stub for any value of a segment (WireMock's path template).
-        self._templated = [
-            (_template_regex(p), stubs) for p, stubs in ordered.items() if "{" in p
-        ]
+        self._templated = [(_template_regex(p), stubs) for p, stubs in ordered.items() if "{" in p]
 
     def __bool__(self) -> bool:
         return bool(self._by_path or self._templated)

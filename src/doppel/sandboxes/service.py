@@ -142,7 +142,8 @@ class SandboxService:
             )
         if ttl > limits.max_ttl_minutes:
             raise LimitExceededError(
-                f"ttl_minutes={ttl:g} is above the limit max_ttl_minutes={limits.max_ttl_minutes:g}",
+                f"ttl_minutes={ttl:g} is above the limit "
+                f"max_ttl_minutes={limits.max_ttl_minutes:g}",
                 pointer="/ttl_minutes",
             )
         for name, config in configs.items():

@@ -33,6 +33,20 @@ _ENV = SandboxedEnvironment(
     undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
 )
 _ENV.filters["slug"] = lambda value: re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")
+# JSON escapes a code point above U+FFFF as a surrogate pair, which YAML rejects; YAML spells it
+# \UXXXXXXXX. The look-behind keeps an escaped backslash followed by "u..." as it is.
+_SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+
+
+def _tojson(value: Any) -> str:
+    def join(found: re.Match[str]) -> str:
+        high, low = int(found[2], 16), int(found[3], 16)
+        return f"{found[1]}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08X}"
+
+    return _SURROGATE_PAIR.sub(join, json.dumps(value))
+
+
+_ENV.filters["tojson"] = _tojson
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _EMPTY_SCHEMA: dict[str, Any] = {
     "type": "object",

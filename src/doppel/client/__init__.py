@@ -1,0 +1,15 @@
+"""The Python client for Doppel's control plane: sandboxes and templates over HTTP."""
+
+from doppel.client._client import DEFAULT_URL, Client
+from doppel.client._errors import ClientError, ConnectionFailedError
+from doppel.client._models import Sandbox, ServiceInfo, TemplateInfo
+
+__all__ = [
+    "DEFAULT_URL",
+    "Client",
+    "ClientError",
+    "ConnectionFailedError",
+    "Sandbox",
+    "ServiceInfo",
+    "TemplateInfo",
+]

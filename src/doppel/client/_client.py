@@ -1,0 +1,169 @@
+"""The synchronous client for the control plane's public HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from doppel.client._errors import ClientError, ConnectionFailedError, error_from_response
+from doppel.client._models import Sandbox, TemplateInfo
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+T = TypeVar("T")
+
+
+class Client:
+    """Create, inspect and end sandboxes on a Doppel control plane.
+
+    Every failure raises a DoppelError: the server's own class for a problem+json answer
+    (e.g. SandboxGoneError), ClientError for any other unsuccessful answer, and
+    ConnectionFailedError when the server cannot be reached.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        timeout: float | None = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        # trust_env=False: a proxy set in the environment must never hijack a loopback server.
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            trust_env=False,
+            headers={"Accept": "application/json, application/problem+json"},
+        )
+
+    # -- sandboxes --------------------------------------------------------------------------
+
+    def create_sandbox(
+        self,
+        agent_id: str,
+        services: str | Iterable[str],
+        *,
+        ttl_minutes: float | None = None,
+        custom_configs: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Sandbox:
+        """Start a sandbox running `services` (template names) for `agent_id`."""
+        body: dict[str, Any] = {
+            "required_services": [services] if isinstance(services, str) else list(services)
+        }
+        if ttl_minutes is not None:
+            body["ttl_minutes"] = ttl_minutes
+        if custom_configs is not None:
+            body["custom_configs"] = {name: dict(c) for name, c in custom_configs.items()}
+        path = f"/v1/agents/{_segment(agent_id)}/sandboxes"
+        return self._call("POST", path, self._sandbox, json=body)
+
+    def get_sandbox(self, sandbox_id: str) -> Sandbox:
+        return self._call("GET", f"/v1/sandboxes/{_segment(sandbox_id)}", self._sandbox)
+
+    def list_sandboxes(
+        self, *, agent_id: str | None = None, status: str | None = None
+    ) -> list[Sandbox]:
+        """Sandboxes the control plane still knows, ended ones included, newest first."""
+        given = {"agent_id": agent_id, "status": status}
+        params = {k: v for k, v in given.items() if v is not None}
+        return self._call(
+            "GET",
+            "/v1/sandboxes",
+            lambda d: [self._sandbox(s) for s in d["sandboxes"]],
+            params=params,
+        )
+
+    def delete_sandbox(self, sandbox_id: str) -> Sandbox:
+        """Stop the sandbox's services; an ended sandbox raises SandboxGoneError."""
+        return self._call("DELETE", f"/v1/sandboxes/{_segment(sandbox_id)}", self._sandbox)
+
+    def extend_sandbox(self, sandbox_id: str, minutes: float) -> Sandbox:
+        """Push the sandbox's `expires_at` later by `minutes`."""
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/extend"
+        return self._call("POST", path, self._sandbox, json={"ttl_minutes": minutes})
+
+    def requests(self, sandbox_id: str) -> dict[str, list[dict[str, Any]]]:
+        """The serve events of each service in the sandbox, oldest first."""
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/requests"
+        return self._call(
+            "GET", path, lambda d: {str(k): list(v) for k, v in d["services"].items()}
+        )
+
+    # -- templates --------------------------------------------------------------------------
+
+    def templates(self) -> list[TemplateInfo]:
+        return self._call("GET", "/v1/templates", lambda d: [TemplateInfo.from_json(t) for t in d])
+
+    def template(self, name: str) -> dict[str, Any]:
+        """One template in full: its config schema, servers and operations."""
+        return self._call("GET", f"/v1/templates/{_segment(name)}", lambda d: dict(d))
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client({self.base_url!r})"
+
+    def _sandbox(self, data: Mapping[str, Any]) -> Sandbox:
+        return Sandbox(data, self)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        build: Callable[[Any], T],
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> T:
+        """Send one request and build the result from its JSON; every failure is a DoppelError."""
+        url = f"{self.base_url}{path}"
+        try:
+            response = self._http.request(method, path, json=json, params=params)
+        except httpx.TimeoutException as exc:
+            raise ConnectionFailedError(
+                f"{method} {url} got no answer within {self.timeout} s ({type(exc).__name__})",
+                url=url,
+            ) from exc
+        except httpx.TransportError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise ConnectionFailedError(
+                f"cannot reach the Doppel control plane at {url}: {reason}", url=url
+            ) from exc
+        if not response.is_success:
+            raise error_from_response(response)
+        try:
+            return build(response.json())
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ClientError(
+                f"{method} {url} answered HTTP {response.status_code} with a body this client "
+                f"cannot read ({type(exc).__name__}: {exc}); are client and server one version?",
+                status=response.status_code,
+            ) from exc
+
+
+def _segment(value: str) -> str:
+    """`value` as one path segment: slashes and dots cannot reach another route."""
+    if not value:
+        raise ValueError("an id or name must not be empty")
+    quoted = quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted

@@ -1,0 +1,139 @@
+"""What the client hands back: sandboxes, their services, and template summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from doppel.errors import SandboxFailedError, SandboxGoneError
+
+if TYPE_CHECKING:
+    from doppel.client._client import Client
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceInfo:
+    """One service of a sandbox; `url` and `port` are None for a service that never started."""
+
+    url: str | None
+    status: str
+    port: int | None
+    template: str
+    reason: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ServiceInfo:
+        port = data.get("port")
+        return cls(
+            url=data.get("url"),
+            status=str(data["status"]),
+            port=int(port) if port is not None else None,
+            template=str(data["template"]),
+            reason=data.get("reason"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateInfo:
+    name: str
+    title: str
+    origin: str
+    operation_count: int
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TemplateInfo:
+        return cls(
+            name=str(data["name"]),
+            title=str(data["title"]),
+            origin=str(data["origin"]),
+            operation_count=int(data["operation_count"]),
+            raw=dict(data),
+        )
+
+
+class Sandbox:
+    """A sandbox as the control plane last described it, with the calls that change it.
+
+    Used as a context manager, it is deleted on exit.
+    """
+
+    id: str
+    agent_id: str
+    status: str
+    reason: str | None
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    ttl_minutes: float
+    services: dict[str, ServiceInfo]
+    raw: dict[str, Any]  # the JSON the control plane sent, for printing as is
+
+    def __init__(self, data: Mapping[str, Any], client: Client) -> None:
+        self._client = client
+        self._load(data)
+
+    def _load(self, data: Mapping[str, Any]) -> None:
+        ended = data.get("ended_at")
+        self.id = str(data["sandbox_id"])
+        self.agent_id = str(data["agent_id"])
+        self.status = str(data["status"])
+        self.reason = data.get("reason")
+        self.created_at = datetime.fromisoformat(data["created_at"])
+        self.expires_at = datetime.fromisoformat(data["expires_at"])
+        self.ended_at = datetime.fromisoformat(ended) if ended else None
+        self.ttl_minutes = float(data["ttl_minutes"])
+        self.services = {
+            name: ServiceInfo.from_json(service) for name, service in data["services"].items()
+        }
+        self.raw = dict(data)
+
+    def url(self, service: str) -> str:
+        """The base URL of one service, e.g. `sandbox.url("figma")`."""
+        try:
+            info = self.services[service]
+        except KeyError:
+            names = ", ".join(sorted(self.services)) or "none"
+            raise KeyError(
+                f"sandbox {self.id} has no service {service!r}; its services: {names}"
+            ) from None
+        if info.url is None:
+            why = info.reason or f"it is {info.status}"
+            raise SandboxFailedError(f"service {service!r} of sandbox {self.id} has no URL: {why}")
+        return info.url
+
+    def refresh(self) -> None:
+        """Read the sandbox again; a deleted or expired one raises SandboxGoneError."""
+        self._load(self._client.get_sandbox(self.id).raw)
+
+    def extend(self, minutes: float) -> None:
+        """Push `expires_at` later by `minutes`."""
+        self._load(self._client.extend_sandbox(self.id, minutes).raw)
+
+    def delete(self) -> None:
+        """Stop every service; deleting a sandbox that has already ended is not an error."""
+        try:
+            self._load(self._client.delete_sandbox(self.id).raw)
+        except SandboxGoneError as exc:
+            reason = exc.extra.get("reason")
+            self.status = reason if isinstance(reason, str) else "deleted"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.delete()
+
+    def __repr__(self) -> str:
+        return (
+            f"<Sandbox {self.id} agent={self.agent_id!r} status={self.status!r} "
+            f"services={sorted(self.services)}>"
+        )
