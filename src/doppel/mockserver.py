@@ -36,10 +36,11 @@ def build_instance(
         template = registry.get(spec_or_template)
     compiled = template.compile(cache)
     resolved = template.resolve_config(config or {})
-    return ServiceInstance(
-        name=template.name,
-        spec=compiled,
-        stubs=template.stubs(compiled, resolved),
+    return ServiceInstance.of(
+        template.name,
+        compiled,
+        template.stubs(compiled, resolved),
+        resolved,
         seed=seed,
         started_at=datetime.now(UTC).replace(microsecond=0),
     )

@@ -71,12 +71,16 @@ async def serve(
         stubs=instance.stubs,
         seed=instance.seed,
         now=instance.started_at,
+        validate_requests=instance.validate_requests,
+        enforce_auth=instance.enforce_auth,
     )
     started = time.perf_counter()
     response, report = respond(instance.spec, request, context)
     elapsed = (time.perf_counter() - started) * 1000
     raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
     raw_headers.append((b"content-length", str(len(response.body)).encode()))
+    if report.notes:  # e.g. the spec's example broke its schema and generated data was served
+        raw_headers.append((b"x-doppel-note", report.notes[0].encode("ascii", "replace")))
     await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": response.body})
     instance.record(datetime.now(UTC), request, response, report, elapsed)

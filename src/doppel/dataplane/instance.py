@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ class ServeEvent:
     duration_ms: float
     request_body: str
     response_body: str
+    notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -39,10 +41,12 @@ class ServeEvent:
             "duration_ms": round(self.duration_ms, 3),
             "request_body": self.request_body,
             "response_body": self.response_body,
+            "notes": list(self.notes),
         }
 
 
 _BODY_PREVIEW = 4096
+_SWITCHES = ("validate_requests", "enforce_auth")
 
 
 @dataclass
@@ -55,12 +59,30 @@ class ServiceInstance:
     seed: int
     started_at: datetime
     sandbox_id: str = ""
+    validate_requests: bool = False
+    enforce_auth: bool = False
     journal_size: int = 1000
     journal: collections.deque[ServeEvent] = field(init=False)
     requests_served: int = 0
 
     def __post_init__(self) -> None:
         self.journal = collections.deque(maxlen=self.journal_size)
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        spec: CompiledSpec,
+        stubs: StubIndex,
+        config: Mapping[str, Any],
+        *,
+        seed: int,
+        started_at: datetime,
+        sandbox_id: str = "",
+    ) -> ServiceInstance:
+        """An instance whose switches come from its config, else from the spec's defaults."""
+        switches = {k: bool(config.get(k, spec.switches.get(k, False))) for k in _SWITCHES}
+        return cls(name, spec, stubs, seed, started_at, sandbox_id, **switches)
 
     def record(
         self,
@@ -84,5 +106,6 @@ class ServiceInstance:
                 duration_ms=duration_ms,
                 request_body=request.body[:_BODY_PREVIEW].decode("utf-8", "replace"),
                 response_body=response.body[:_BODY_PREVIEW].decode("utf-8", "replace"),
+                notes=report.notes,
             )
         )

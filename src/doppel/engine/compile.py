@@ -8,11 +8,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from doppel.engine import swagger2
-from doppel.engine.refs import deref, escape, normalize
+from doppel.engine.refs import deref, escape, locate, normalize
 from doppel.engine.routing import Router, parse_template
 from doppel.errors import SpecError
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    name: str
+    location: str  # path | query | header | cookie
+    required: bool
+    schema: Mapping[str, Any]
+    pointer: str  # of the parameter object; its schema is at pointer + "/schema"
+    style: str
+    explode: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +32,11 @@ class Operation:
     method: str
     path: str
     pointer: str
-    parameters: tuple[Mapping[str, Any], ...]
+    parameters: tuple[Parameter, ...]
     request_body: Mapping[str, Any] | None
+    request_body_pointer: str
     responses: Mapping[str, Mapping[str, Any]]
+    response_pointers: Mapping[str, str]
     security: tuple[Mapping[str, Any], ...] | None
     path_names: tuple[str, ...]
 
@@ -39,6 +52,7 @@ class CompiledSpec:
     prefixes: tuple[str, ...]
     upstreams: tuple[str, ...]
     errors: Mapping[str, Mapping[str, Any]]
+    switches: Mapping[str, bool]
     cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def operation(self, operation_id: str) -> Operation:
@@ -71,18 +85,18 @@ def compile_spec(document: Mapping[str, Any]) -> CompiledSpec:
         item = deref(document, item)
         if not isinstance(item, Mapping):
             continue
-        shared = [deref(document, p) for p in item.get("parameters") or ()]
+        item_pointer = f"/paths/{escape(template)}"
+        shared = [
+            locate(document, p, f"{item_pointer}/parameters/{i}")
+            for i, p in enumerate(item.get("parameters") or ())
+        ]
         for method in METHODS:
             raw = item.get(method)
             if not isinstance(raw, Mapping):
                 continue
             op = _operation(document, template, method, raw, shared)
             operations.append(op)
-            multi = frozenset(
-                p["name"]
-                for p in op.parameters
-                if p.get("in") == "path" and p.get("x-multi-segment")
-            )
+            multi = frozenset(p.name for p in op.parameters if p.location == "multi")
             router.add(template, op.method, op, multi)
 
     info = document.get("info") or {}
@@ -96,6 +110,9 @@ def compile_spec(document: Mapping[str, Any]) -> CompiledSpec:
         prefixes=prefixes,
         upstreams=upstreams + tuple(extension.get("upstreams") or ()),
         errors=dict(extension.get("errors") or {}),
+        switches={
+            k: bool(extension[k]) for k in ("validate_requests", "enforce_auth") if k in extension
+        },
     )
 
 
@@ -104,26 +121,31 @@ def _operation(
     template: str,
     method: str,
     raw: Mapping[str, Any],
-    shared: list[Any],
+    shared: list[tuple[Any, str]],
 ) -> Operation:
     pointer = f"/paths/{escape(template)}/{method}"
-    own = [deref(document, p) for p in raw.get("parameters") or ()]
-    keys = {(p.get("name"), p.get("in")) for p in own}
-    parameters = tuple(own + [p for p in shared if (p.get("name"), p.get("in")) not in keys])
-    responses = {
-        str(status): deref(document, response)
+    own = [
+        locate(document, p, f"{pointer}/parameters/{i}")
+        for i, p in enumerate(raw.get("parameters") or ())
+    ]
+    keys = {(p.get("name"), p.get("in")) for p, _ in own}
+    merged = own + [(p, at) for p, at in shared if (p.get("name"), p.get("in")) not in keys]
+    located = {
+        str(status): locate(document, response, f"{pointer}/responses/{escape(str(status))}")
         for status, response in (raw.get("responses") or {}).items()
     }
-    body = raw.get("requestBody")
+    body, body_pointer = locate(document, raw.get("requestBody"), f"{pointer}/requestBody")
     security = raw.get("security", document.get("security"))
     return Operation(
         operation_id=str(raw.get("operationId") or f"{method} {template}"),
         method=method.upper(),
         path=template,
         pointer=pointer,
-        parameters=parameters,
-        request_body=deref(document, body) if body is not None else None,
-        responses=responses,
+        parameters=tuple(_parameter(p, at) for p, at in merged if isinstance(p, Mapping)),
+        request_body=body if isinstance(body, Mapping) else None,
+        request_body_pointer=body_pointer,
+        responses={k: v for k, (v, _) in located.items()},
+        response_pointers={k: at for k, (_, at) in located.items()},
         security=tuple(security) if security is not None else None,
         path_names=tuple(
             name
@@ -131,6 +153,23 @@ def _operation(
             if not isinstance(part, str)
             for name in part.names
         ),
+    )
+
+
+def _parameter(raw: Mapping[str, Any], pointer: str) -> Parameter:
+    location = str(raw.get("in", "query"))
+    if location == "path" and raw.get("x-multi-segment"):
+        location = "multi"  # a path parameter that may contain '/'
+    style = str(raw.get("style") or ("simple" if location in ("path", "header") else "form"))
+    schema = raw.get("schema")
+    return Parameter(
+        name=str(raw.get("name", "")),
+        location=location,
+        required=bool(raw.get("required")) or location in ("path", "multi"),
+        schema=schema if isinstance(schema, Mapping) else {},
+        pointer=pointer,
+        style=style,
+        explode=bool(raw.get("explode", style == "form")),
     )
 
 

@@ -28,6 +28,16 @@ def resolve_pointer(document: Any, ref: str) -> Any:
     return node
 
 
+def locate(document: Any, node: Any, pointer: str) -> tuple[Any, str]:
+    """Like `deref`, and also the JSON pointer of where the chain ends."""
+    for _ in range(_MAX_REF_CHAIN):
+        if not (isinstance(node, Mapping) and isinstance(node.get("$ref"), str)):
+            return node, pointer
+        pointer = node["$ref"][1:]
+        node = resolve_pointer(document, node["$ref"])
+    raise SpecError("reference chain too long or circular", pointer=pointer)
+
+
 def deref(document: Any, node: Any) -> Any:
     """Follow a chain of `$ref`s to the object it names (schemas, responses, parameters...)."""
     for _ in range(_MAX_REF_CHAIN):

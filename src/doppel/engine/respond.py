@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,13 +30,16 @@ from doppel.engine.negotiate import (
     parse_prefer,
     status_number,
 )
-from doppel.engine.refs import deref
+from doppel.engine.refs import deref, escape
 from doppel.engine.stubs import StubIndex, encode_json
+from doppel.engine.validate import auth_error, request_errors, schema_errors
+from doppel.errors import FieldError
 
 _JSON = "application/json"
 _PROBLEM = "application/problem+json"
 _CACHE_LIMIT = 4096
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
+_TITLES = {401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,8 @@ class MockContext:
     stubs: StubIndex = field(default_factory=lambda: StubIndex(()))
     seed: int = 0
     now: datetime = datetime(2026, 1, 1)
+    validate_requests: bool = False
+    enforce_auth: bool = False
 
 
 def respond(
@@ -59,6 +64,10 @@ def respond(
     """Answer one request. Pure: same inputs (seed and `now` included), same bytes."""
     prefer = parse_prefer(request.headers.get("prefer", ""))
     found, allowed = _route(spec, request)
+    if found is not None and (context.enforce_auth or context.validate_requests):
+        refused = _check(spec, request, context, *found)
+        if refused is not None:
+            return refused
 
     stub = context.stubs.find(request) if context.stubs else None
     if stub is not None:
@@ -66,6 +75,26 @@ def respond(
     if found is None:
         return _no_route(spec, request, context, allowed)
     return _from_operation(spec, request, context, found[0], prefer)
+
+
+def _check(
+    spec: CompiledSpec,
+    request: MockRequest,
+    context: MockContext,
+    op: Operation,
+    path_params: dict[str, str],
+) -> tuple[MockResponse, MatchReport] | None:
+    """Credentials, then the request against the spec, when the sandbox asks for either."""
+    if context.enforce_auth:
+        reason = auth_error(spec, op, request)
+        if reason is not None:
+            return _error(spec, request, context, "unauthorized", 401, reason, op)
+    if context.validate_requests:
+        errors = request_errors(spec, op, request, path_params)
+        if errors:
+            detail = "; ".join(f"{e.pointer}: {e.detail}" for e in errors)
+            return _error(spec, request, context, "invalid_request", 422, detail, op, errors)
+    return None
 
 
 def _route(
@@ -204,15 +233,30 @@ def _render_body(
     context: MockContext,
 ) -> tuple[Any, bytes, Source, tuple[str, ...]]:
     notes: tuple[str, ...] = ()
+    schema_at = f"{op.response_pointers[key]}/content/{escape(media)}/schema"
+    has_schema = "schema" in media_object
     if not prefer.dynamic:
         found, value, note = _example(spec, media_object, prefer.example)
         if note:
             notes = (note,)
         if found:
-            return value, _encode(value, media), "example", notes
+            broken = schema_errors(spec, schema_at, value) if has_schema and _is_json(media) else []
+            if not broken:
+                return value, _encode(value, media), "example", notes
+            # The spec's own example breaks its schema: serve valid generated data instead.
+            first = broken[0]
+            notes += (
+                f"the spec's example does not match its schema at {first.pointer or '/'}: "
+                f"{first.detail[:200]}; served generated data",
+            )
     rng = random.Random(f"{context.seed}:{op.pointer}:{key}:{media}")
     schema = media_object.get("schema", {})
     value = generate(schema, spec.document, rng, context.now, use_examples=not prefer.dynamic)
+    if has_schema and _is_json(media) and (broken := schema_errors(spec, schema_at, value)):
+        notes += (
+            f"generated data misses its schema at {broken[0].pointer or '/'}: "
+            f"{broken[0].detail[:200]}",
+        )
     return value, _encode(value, media), "generated", notes
 
 
@@ -231,6 +275,11 @@ def _example(
     if "example" in media_object and name is None:
         return True, media_object["example"], ""
     return False, None, ""
+
+
+def _is_json(media: str) -> bool:
+    base = media.split(";", 1)[0].strip().lower()
+    return base == "application/json" or base.endswith("+json")
 
 
 def _encode(value: Any, media: str) -> bytes:
@@ -334,27 +383,30 @@ def _error(
     status: int,
     detail: str,
     op: Operation | None,
+    errors: Sequence[FieldError] = (),
 ) -> tuple[MockResponse, MatchReport]:
     """An error in the provider's declared shape (`x-doppel.errors`), else problem+json."""
     shape = spec.errors.get(kind)
+    listed = [{"pointer": e.pointer, "detail": e.detail} for e in errors]
     if isinstance(shape, Mapping):
         status = int(shape.get("status", status))
-        body = encode_json(_fill(shape.get("body"), detail))
+        body = encode_json(_fill(shape.get("body"), detail, listed))
         headers = {
             "content-type": _JSON,
             **{k.lower(): str(v) for k, v in (shape.get("headers") or {}).items()},
         }
     else:
-        title = {404: "Not Found", 405: "Method Not Allowed"}.get(status, "Unprocessable Request")
-        body = encode_json(
-            {
-                "type": "about:blank",
-                "title": title,
-                "status": status,
-                "detail": detail,
-                "instance": request.path,
-            }
-        )
+        title = _TITLES.get(status, "Unprocessable Request")
+        problem: dict[str, Any] = {
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": request.path,
+        }
+        if listed:
+            problem["errors"] = listed
+        body = encode_json(problem)
         headers = {"content-type": _PROBLEM}
     report = MatchReport(
         "error", op.operation_id if op else None, op.path if op else None, status, detail
@@ -362,13 +414,16 @@ def _error(
     return _finish(spec, request, context, status, headers, body), report
 
 
-def _fill(template: Any, detail: str) -> Any:
+def _fill(template: Any, detail: str, errors: list[dict[str, str]]) -> Any:
+    """The provider's error body with `"{detail}"` and `"{errors}"` filled in."""
     if template == "{detail}":
         return detail
+    if template == "{errors}":
+        return errors
     if isinstance(template, Mapping):
-        return {k: _fill(v, detail) for k, v in template.items()}
+        return {k: _fill(v, detail, errors) for k, v in template.items()}
     if isinstance(template, list):
-        return [_fill(v, detail) for v in template]
+        return [_fill(v, detail, errors) for v in template]
     return template
 
 

@@ -180,10 +180,11 @@ class SandboxService:
     ) -> ServiceInstance:
         template = self.templates.get(name)
         compiled = template.compile(self.cache)
-        return ServiceInstance(
-            name=name,
-            spec=compiled,
-            stubs=template.stubs(compiled, config, f"/custom_configs/{name}"),
+        return ServiceInstance.of(
+            name,
+            compiled,
+            template.stubs(compiled, config, f"/custom_configs/{name}"),
+            config,
             seed=record.seed,
             started_at=record.created_at.replace(microsecond=0),
             sandbox_id=record.id,

@@ -48,6 +48,7 @@ def _tojson(value: Any) -> str:
 
 _ENV.filters["tojson"] = _tojson
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SWITCHES = ("validate_requests", "enforce_auth")
 _EMPTY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"mock_responses": {"type": "object", "default": {}}},
@@ -90,14 +91,25 @@ class Template:
         return _ENV.from_string(self.fixtures_source) if self.fixtures_source else None
 
     def resolve_config(self, config: Any, pointer: str = "") -> dict[str, Any]:
-        """The config validated against the template's schema, with top-level defaults applied."""
+        """The config validated against the template's schema, with top-level defaults applied.
+
+        `validate_requests` and `enforce_auth` (booleans) are Doppel's own switches, accepted
+        by every template whatever its schema says.
+        """
+        own = dict(config) if isinstance(config, Mapping) else config
+        switches = {k: own.pop(k) for k in SWITCHES if isinstance(own, dict) and k in own}
         errors = [
+            FieldError(f"{pointer}/{name}", f"{name} must be true or false")
+            for name, value in switches.items()
+            if not isinstance(value, bool)
+        ]
+        errors += [
             FieldError(_error_pointer(pointer, error), error.message)
-            for error in sorted(self._validator.iter_errors(config), key=lambda e: list(e.path))
+            for error in sorted(self._validator.iter_errors(own), key=lambda e: list(e.path))
         ]
         if errors:
             raise ConfigError(f"the {self.name} config is invalid", errors=errors)
-        resolved = dict(config or {})
+        resolved = {**(own or {}), **switches}
         for name, prop in (self.config_schema.get("properties") or {}).items():
             if name not in resolved and isinstance(prop, Mapping) and "default" in prop:
                 resolved[name] = prop["default"]

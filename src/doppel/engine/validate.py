@@ -1,0 +1,251 @@
+"""Checking values against the spec: requests (parameters, bodies, credentials) and examples.
+
+Validators are JSON Schema 2020-12 (the compiled document is normalised to that dialect),
+built once per schema location and kept in the compiled spec's cache.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator, Mapping
+from itertools import islice
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from doppel.engine.compile import CompiledSpec, Operation, Parameter
+from doppel.engine.model import MockRequest
+from doppel.engine.refs import deref, escape
+from doppel.errors import FieldError
+
+_URI = "urn:doppel:spec"
+_MAX_ERRORS = 20
+
+
+def schema_errors(spec: CompiledSpec, pointer: str, value: Any) -> list[FieldError]:
+    """Where `value` breaks the schema at `pointer` in the spec (empty when it is valid)."""
+    validator = _validator(spec, pointer)
+    found = islice(validator.iter_errors(value), _MAX_ERRORS)
+    return [FieldError(_json_pointer(e.absolute_path), e.message) for e in found]
+
+
+def _validator(spec: CompiledSpec, pointer: str) -> Draft202012Validator:
+    key = ("validator", pointer)
+    validator = spec.cache.get(key)
+    if validator is None:
+        registry = spec.cache.get("registry")
+        if registry is None:
+            registry = Registry().with_resource(_URI, DRAFT202012.create_resource(spec.document))
+            spec.cache["registry"] = registry
+        validator = Draft202012Validator({"$ref": f"{_URI}#{pointer}"}, registry=registry)
+        spec.cache[key] = validator
+    return validator
+
+
+def _json_pointer(path: Any) -> str:
+    return "".join(f"/{escape(str(part))}" for part in path)
+
+
+# -- requests --------------------------------------------------------------------------------
+
+
+def request_errors(
+    spec: CompiledSpec, op: Operation, request: MockRequest, path_params: Mapping[str, str]
+) -> list[FieldError]:
+    """Every way the request breaks the operation's parameters and body, with pointers
+    `/path/x`, `/query/x`, `/header/x` and `/body/...`."""
+    errors: list[FieldError] = []
+    query = request.query_params()
+    for param in op.parameters:
+        raw = _raw_value(param, request, query, path_params)
+        where = "path" if param.location == "multi" else param.location
+        here = f"/{where}/{escape(param.name)}"
+        if raw is None:
+            if param.required:
+                errors.append(FieldError(here, f"required {where} parameter is missing"))
+            continue
+        if not param.schema:
+            continue
+        value = coerce(raw, deref(spec.document, param.schema), spec.document, param)
+        errors += [
+            FieldError(here + e.pointer, e.detail)
+            for e in schema_errors(spec, f"{param.pointer}/schema", value)
+        ]
+    errors += _body_errors(spec, op, request)
+    return errors
+
+
+def _raw_value(
+    param: Parameter,
+    request: MockRequest,
+    query: Mapping[str, list[str]],
+    path_params: Mapping[str, str],
+) -> list[str] | None:
+    if param.location in ("path", "multi"):
+        value = path_params.get(param.name)
+        return None if value is None else [value]
+    if param.location == "query":
+        return query.get(param.name)
+    if param.location == "header":
+        value = request.headers.get(param.name.lower())
+        return None if value is None else [value]
+    if param.location == "cookie":
+        for part in request.headers.get("cookie", "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == param.name:
+                return [value]
+    return None
+
+
+def coerce(
+    raw: list[str], schema: Any, document: Mapping[str, Any], param: Parameter | None = None
+) -> Any:
+    """Strings from a URL, header or form turned into what the schema expects, where they can be."""
+    kinds = _types(schema, document)
+    if "array" in kinds:
+        values = raw
+        if len(raw) == 1 and not (param is not None and param.explode and param.style == "form"):
+            separator = {"spaceDelimited": " ", "pipeDelimited": "|"}.get(
+                param.style if param else "form", ","
+            )
+            values = raw[0].split(separator) if raw[0] else []
+        items = schema.get("items", {}) if isinstance(schema, Mapping) else {}
+        return [_scalar(v, _types(deref(document, items), document)) for v in values]
+    return _scalar(raw[-1], kinds)
+
+
+def _types(schema: Any, document: Mapping[str, Any]) -> set[str]:
+    schema = deref(document, schema)
+    if not isinstance(schema, Mapping):
+        return set()
+    kind = schema.get("type")
+    found = set(kind) if isinstance(kind, list) else {kind} if isinstance(kind, str) else set()
+    for key in ("oneOf", "anyOf", "allOf"):
+        for member in schema.get(key) or ():
+            found |= _types(member, document)
+    return found
+
+
+def _scalar(text: str, kinds: set[str]) -> Any:
+    if "integer" in kinds or "number" in kinds:
+        try:
+            number = float(text)
+            if "integer" in kinds and number.is_integer() and "." not in text:
+                return int(text)
+            if "number" in kinds:
+                return int(text) if text.lstrip("-").isdigit() else number
+        except ValueError:
+            pass
+    if "boolean" in kinds and text.lower() in ("true", "false", "1", "0"):
+        return text.lower() in ("true", "1")
+    if "null" in kinds and text in ("", "null"):
+        return None
+    return text
+
+
+def _body_errors(spec: CompiledSpec, op: Operation, request: MockRequest) -> list[FieldError]:
+    body = op.request_body
+    if body is None:
+        return []
+    content = body.get("content") or {}
+    if not request.body:
+        return [FieldError("/body", "a request body is required")] if body.get("required") else []
+    media = request.media_type or "application/json"
+    declared = next((m for m in content if _same_media(m, media)), None)
+    if declared is None:
+        if not content:
+            return []
+        return [
+            FieldError(
+                "/header/content-type",
+                f"{media} is not accepted here; use one of: {', '.join(content)}",
+            )
+        ]
+    pointer = f"{op.request_body_pointer}/content/{escape(declared)}/schema"
+    if "schema" not in (content[declared] or {}):
+        return []
+    if declared.endswith("json") or "+json" in declared:
+        try:
+            value = json.loads(request.body)
+        except ValueError as exc:
+            return [FieldError("/body", f"not valid JSON: {exc}")]
+    elif declared == "application/x-www-form-urlencoded":
+        schema = deref(spec.document, content[declared]["schema"])
+        value = _form(request.form_body(), schema, spec.document)
+    else:
+        return []  # multipart and opaque bodies: presence is all we check
+    return [FieldError("/body" + e.pointer, e.detail) for e in schema_errors(spec, pointer, value)]
+
+
+def _form(fields: Mapping[str, list[str]], schema: Any, document: Mapping[str, Any]) -> Any:
+    props = schema.get("properties") or {} if isinstance(schema, Mapping) else {}
+    return {name: coerce(values, props.get(name, {}), document) for name, values in fields.items()}
+
+
+def _same_media(declared: str, actual: str) -> bool:
+    declared = declared.split(";", 1)[0].strip().lower()
+    if declared in ("*/*", actual):
+        return True
+    kind, _, sub = declared.partition("/")
+    return sub == "*" and actual.startswith(kind + "/")
+
+
+# -- credentials -----------------------------------------------------------------------------
+
+
+def auth_error(spec: CompiledSpec, op: Operation, request: MockRequest) -> str | None:
+    """Why the request's credentials do not satisfy the operation's security, or None."""
+    requirements = op.security
+    if not requirements:
+        return None
+    schemes = (spec.document.get("components") or {}).get("securitySchemes") or {}
+    reasons: list[str] = []
+    for requirement in requirements:
+        missing = [r for r in _unmet(requirement, schemes, request)]
+        if not missing:
+            return None
+        reasons.append(" and ".join(missing))
+    return "credentials missing or malformed: needs " + "; or ".join(dict.fromkeys(reasons))
+
+
+def _unmet(
+    requirement: Mapping[str, Any], schemes: Mapping[str, Any], request: MockRequest
+) -> Iterator[str]:
+    authorization = request.headers.get("authorization", "")
+    scheme_word, _, credential = authorization.partition(" ")
+    for name in requirement:
+        scheme = schemes.get(name)
+        if not isinstance(scheme, Mapping):
+            continue
+        kind = scheme.get("type")
+        if kind == "http":
+            wanted = str(scheme.get("scheme", "bearer")).lower()
+            if scheme_word.lower() != wanted or not credential.strip():
+                yield f"an 'Authorization: {wanted.title()} …' header ({name})"
+            elif wanted == "basic" and not _valid_basic(credential):
+                yield f"HTTP basic credentials as base64 'user:password' ({name})"
+        elif kind == "apiKey":
+            key = str(scheme.get("name", ""))
+            where = scheme.get("in", "header")
+            if where == "header" and not request.headers.get(key.lower()):
+                yield f"the {key} header ({name})"
+            elif where == "query" and not request.query_params().get(key):
+                yield f"the {key} query parameter ({name})"
+            elif where == "cookie" and f"{key}=" not in request.headers.get("cookie", ""):
+                yield f"the {key} cookie ({name})"
+        elif kind in ("oauth2", "openIdConnect") and (
+            scheme_word.lower() != "bearer" or not credential.strip()
+        ):
+            yield f"an OAuth 2 bearer token ({name})"
+
+
+def _valid_basic(credential: str) -> bool:
+    try:
+        decoded = base64.b64decode(credential.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return ":" in decoded
