@@ -192,9 +192,10 @@ def sandbox_ls(
         pad_edge=False,
         collapse_padding=True,
     )
-    for column in table.columns:  # ids, times and URLs stay whole; a long agent name folds
-        column.no_wrap = column.header != "Agent"
-    table.columns[1].overflow, table.columns[1].min_width = "fold", 5
+    for column in table.columns:  # ids, times and URLs stay whole...
+        column.no_wrap = True
+    agent_column = table.columns[1]  # ...and a long agent name folds
+    agent_column.no_wrap, agent_column.overflow, agent_column.min_width = False, "fold", 5
     for sandbox in sandboxes:
         services = "\n".join(
             f"{name} {info.url or '-'}" for name, info in sorted(sandbox.services.items())

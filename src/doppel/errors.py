@@ -62,6 +62,30 @@ class TemplateNotFoundError(DoppelError):
     title = "Template not found"
 
 
+class TemplateConflictError(DoppelError):
+    """A registration that would replace or remove a template this process does not own."""
+
+    status = 409
+    slug = "template-conflict"
+    title = "Template conflict"
+
+
+class SpecImportError(DoppelError):
+    """A spec named by `source_url` could not be fetched (redirect, timeout, size, status)."""
+
+    status = 422
+    slug = "import-failed"
+    title = "The spec could not be imported"
+
+
+class ImportNotAllowedError(DoppelError):
+    """Import from a URL is off, or the URL's host is not in `DOPPEL_IMPORT_ALLOWED_HOSTS`."""
+
+    status = 403
+    slug = "import-not-allowed"
+    title = "Import from this URL is not allowed"
+
+
 class InvalidRequestError(DoppelError):
     """The request body or parameters do not fit the API; `errors` point at each field."""
 
@@ -74,6 +98,12 @@ class MalformedRequestError(DoppelError):
     status = 400
     slug = "malformed-request"
     title = "Malformed request"
+
+
+class UnsupportedMediaTypeError(DoppelError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
 
 
 class PayloadTooLargeError(DoppelError):

@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     default_ttl_minutes: float = Field(60, gt=0)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     max_overrides: int = Field(200, ge=0)
+    # Template uploads (`POST`/`PUT /v1/templates`) get their own, larger body limit: vendor
+    # specs are big (GitHub's is 13 MB).
+    max_spec_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+
+    # Importing a spec from a URL: off unless host names are listed (comma-separated).
+    import_allowed_hosts: str = ""
+    import_timeout: float = Field(10.0, gt=0)
 
     # Lifecycle timing, in seconds.
     retention_seconds: float = Field(3600, ge=0)  # 410 for this long after the end, then 404
@@ -50,6 +57,12 @@ class Settings(BaseSettings):
         if not 0 < low <= high <= 65535:
             raise ValueError("a port range needs 0 < LOW <= HIGH <= 65535")
         return value
+
+    @property
+    def import_hosts(self) -> frozenset[str]:
+        """The host names `source_url` may name; empty means import from a URL is off."""
+        hosts = (h.strip().lower().strip("[]") for h in self.import_allowed_hosts.split(","))
+        return frozenset(h for h in hosts if h)
 
     @property
     def url_host(self) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from doppel.store import SandboxRecord
+from doppel.templates import TEMPLATE_NAME
 
 ServiceName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 AGENT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
@@ -105,3 +106,33 @@ class TemplateDetail(TemplateSummary):
     config_schema: dict[str, Any]
     servers: list[str]
     operations: list[OperationOut]
+
+
+class RegisterTemplate(BaseModel):
+    """A template to register: a spec (or a URL to import it from), a config schema, fixtures."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        pattern=TEMPLATE_NAME,
+        description="The service name sandboxes will ask for in `required_services`.",
+    )
+    spec: Any = Field(
+        None,
+        description="The OpenAPI 3.0/3.1 or Swagger 2.0 document: a JSON object, or a string "
+        "holding its YAML or JSON text.",
+    )
+    config_schema: dict[str, Any] | None = Field(
+        None,
+        description="A JSON Schema (2020-12) for `custom_config`; by default an object with "
+        "only `mock_responses`.",
+    )
+    fixtures: str | None = Field(
+        None, description="Jinja2 text rendering a YAML list of stubs from the config."
+    )
+    source_url: str | None = Field(
+        None,
+        max_length=2048,
+        description="Import the spec from this URL instead of `spec` (only hosts listed in "
+        "DOPPEL_IMPORT_ALLOWED_HOSTS).",
+    )

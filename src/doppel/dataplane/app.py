@@ -79,6 +79,10 @@ async def serve(
     elapsed = (time.perf_counter() - started) * 1000
     raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
     raw_headers.append((b"content-length", str(len(response.body)).encode()))
+    if report.operation_id is not None:
+        raw_headers.append(
+            (b"x-doppel-operation", report.operation_id.encode("latin-1", "replace"))
+        )
     if report.notes:  # e.g. the spec's example broke its schema and generated data was served
         raw_headers.append((b"x-doppel-note", report.notes[0].encode("ascii", "replace")))
     await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})

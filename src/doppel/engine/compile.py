@@ -53,6 +53,7 @@ class CompiledSpec:
     upstreams: tuple[str, ...]
     errors: Mapping[str, Mapping[str, Any]]
     switches: Mapping[str, bool]
+    discriminating: bool  # OpenAPI 3.0: `discriminator` picks the branch (3.1: annotation only)
     cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def operation(self, operation_id: str) -> Operation:
@@ -110,6 +111,7 @@ def compile_spec(document: Mapping[str, Any]) -> CompiledSpec:
         prefixes=prefixes,
         upstreams=upstreams + tuple(extension.get("upstreams") or ()),
         errors=dict(extension.get("errors") or {}),
+        discriminating=version.startswith("3.0"),
         switches={
             k: bool(extension[k]) for k in ("validate_requests", "enforce_auth") if k in extension
         },

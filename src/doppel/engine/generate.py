@@ -11,15 +11,16 @@ import base64
 import math
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from doppel.engine.refs import resolve_pointer
+from doppel.engine.refs import DOCUMENT_URI, resolve_pointer
 from doppel.engine.strings import string_matching
 
 _OPTIONAL_DEPTH = 3  # optional properties are filled down to this depth
 _HARD_DEPTH = 24  # past this a required recursion yields null rather than overflow
+_CHECK_BUDGET = 400  # branch checks per generated value: bounds nested oneOf retries
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
@@ -38,28 +39,55 @@ def generate(
     *,
     use_examples: bool = True,
     writing: bool = False,
+    explore: bool = False,
+    check: Callable[[Any, Any], bool] | None = None,
 ) -> Any:
-    """A value for `schema`; `use_examples` prefers the schema's own examples and defaults."""
-    return _Generator(document, rng, now, use_examples, writing).value(schema, 0, "")
+    """A value for `schema`; `use_examples` prefers the schema's own examples and defaults.
+
+    `explore` draws `oneOf`/`anyOf` branches at random instead of taking the first, for
+    retrying when a first attempt turns out ambiguous. `check(schema, value)`, when given, lets
+    `oneOf`/`anyOf` move on to the next branch until a value satisfies the whole schema.
+    """
+    generator = _Generator(document, rng, now, use_examples, writing, explore, check)
+    return generator.value(schema, 0, "")
 
 
 def merge_all_of(schema: Mapping[str, Any], document: Mapping[str, Any]) -> dict[str, Any]:
-    """One schema with the members of `allOf` folded in (properties and required unioned)."""
+    """One schema with the members of `allOf` folded in.
+
+    Properties named twice must satisfy both (nested `allOf`), `required` is unioned, and
+    `enum`/`type` are intersected, so the result is at least as tight as every member.
+    """
     merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
     for member in schema.get("allOf") or ():
         part = _resolve(member, document)
         if isinstance(part, Mapping) and "allOf" in part:
             part = merge_all_of(part, document)
-        if not isinstance(part, Mapping):
-            continue
-        for key, value in part.items():
-            if key == "properties":
-                merged["properties"] = {**value, **merged.get("properties", {})}
-            elif key == "required":
-                merged["required"] = list(dict.fromkeys([*merged.get("required", []), *value]))
-            else:
-                merged.setdefault(key, value)
+        if isinstance(part, Mapping):
+            _fold(merged, part)
     return merged
+
+
+def _fold(merged: dict[str, Any], part: Mapping[str, Any]) -> None:
+    for key, value in part.items():
+        mine = merged.get(key)
+        if key not in merged:
+            merged[key] = value
+        elif key == "properties" and isinstance(value, Mapping) and isinstance(mine, Mapping):
+            props = dict(mine)
+            for name, sub in value.items():
+                props[name] = {"allOf": [props[name], sub]} if name in props else sub
+            merged[key] = props
+        elif key == "required" and isinstance(mine, list) and isinstance(value, list):
+            merged[key] = list(dict.fromkeys([*mine, *value]))
+        elif key == "enum" and isinstance(mine, list) and isinstance(value, list):
+            both = [v for v in mine if v in value]
+            merged[key] = both or mine
+        elif key == "type":
+            ours = mine if isinstance(mine, list) else [mine]
+            theirs = value if isinstance(value, list) else [value]
+            both = [t for t in ours if t in theirs or (t == "integer" and "number" in theirs)]
+            merged[key] = both or ours
 
 
 def _resolve(schema: Any, document: Mapping[str, Any]) -> Any:
@@ -96,7 +124,12 @@ class _Generator:
         now: datetime,
         use_examples: bool,
         writing: bool,
+        explore: bool = False,
+        check: Callable[[Any, Any], bool] | None = None,
     ) -> None:
+        self.explore = explore
+        self.check = check
+        self.budget = _CHECK_BUDGET
         self.document = document
         self.rng = rng
         self.now = now
@@ -119,13 +152,13 @@ class _Generator:
                 return example
         if "allOf" in schema:
             return self.value(merge_all_of(schema, self.document), depth, name)
+        enum = schema.get("enum")
+        if isinstance(enum, list) and enum:  # the tightest constraint: before any oneOf
+            options = [v for v in enum if v is not None] or enum
+            return self.rng.choice(options)
         for key in ("oneOf", "anyOf"):
             if key in schema:
                 return self._choice(schema, key, depth, name)
-        enum = schema.get("enum")
-        if isinstance(enum, list) and enum:
-            options = [v for v in enum if v is not None] or enum
-            return self.rng.choice(options)
         kind = self._type(schema)
         if kind == "null":
             return None
@@ -137,9 +170,22 @@ class _Generator:
         candidates = [*examples] if isinstance(examples, list) else []
         candidates += [schema[k] for k in ("example", "default") if k in schema]
         for candidate in candidates:
-            if type_fits(candidate, kinds) and _enum_allows(schema, candidate):
+            if (
+                type_fits(candidate, kinds)
+                and _enum_allows(schema, candidate)
+                and (self._items_fit(schema, candidate))
+            ):
                 return True, candidate
         return False, None
+
+    def _items_fit(self, schema: Mapping[str, Any], value: Any) -> bool:
+        """An array example's items must have the items' type and enum too."""
+        if not isinstance(value, list):
+            return True
+        items = _resolve(schema.get("items"), self.document)
+        if not isinstance(items, Mapping):
+            return True
+        return all(type_fits(v, items.get("type")) and _enum_allows(items, v) for v in value)
 
     def _type(self, schema: Mapping[str, Any]) -> str:
         kind = schema.get("type")
@@ -157,16 +203,33 @@ class _Generator:
         members = [m for m in schema[key] if _resolve(m, self.document) != {"type": "null"}]
         if not members:
             return None
+        if self.explore:
+            members = self.rng.sample(members, len(members))
+        first: Any = None
+        for i, member in enumerate(members):
+            value = self._branch(schema, key, member, depth, name)
+            if i == 0:
+                first = value
+            # `oneOf` wants exactly one branch to match: check, and try the next branch if not.
+            if self.check is None or self.budget <= 0:
+                return value
+            self.budget -= 1
+            if self.check(schema, value):
+                return value
+        return first
+
+    def _branch(
+        self, schema: Mapping[str, Any], key: str, member: Any, depth: int, name: str
+    ) -> Any:
         base = {k: v for k, v in schema.items() if k not in (key, "discriminator")}
+        value = self.value({"allOf": [base, member]} if base else member, depth, name)
         discriminator = schema.get("discriminator") or {}
         prop = discriminator.get("propertyName")
-        member = members[0]
-        value = self.value({"allOf": [base, member]} if base else member, depth, name)
         if prop and isinstance(value, dict):
             mapping = discriminator.get("mapping") or {}
             ref = member.get("$ref", "") if isinstance(member, Mapping) else ""
-            tag = next((k for k, v in mapping.items() if v == ref), None)
-            if tag is None and "$ref" in (member if isinstance(member, Mapping) else {}):
+            tag = next((k for k, v in mapping.items() if _same_ref(v, ref)), None)
+            if tag is None and ref:
                 resolved = _resolve(member, self.document)
                 own = (resolved.get("properties") or {}).get(prop, {})
                 tag = own.get("const") or (own.get("enum") or [None])[0] or ref.rsplit("/", 1)[-1]
@@ -181,9 +244,15 @@ class _Generator:
             resolved = _resolve(sub, self.document)
             if isinstance(resolved, Mapping) and resolved.get(self.skip) and prop not in required:
                 continue
-            if prop in required or depth < _OPTIONAL_DEPTH:
+            if prop in required or (
+                depth < _OPTIONAL_DEPTH and (not self.explore or self.rng.random() < 0.5)
+            ):
                 out[prop] = self.value(sub, depth + 1, prop)
         extra = schema.get("additionalProperties")
+        for prop in sorted(required - set(out)):
+            # Required yet undeclared: whatever additionalProperties allows.
+            if extra is not False:
+                out[prop] = self.value(extra if isinstance(extra, Mapping) else {}, depth + 1, prop)
         if not out and isinstance(extra, Mapping) and extra and depth < _OPTIONAL_DEPTH:
             out[f"{name or 'key'}1"] = self.value(extra, depth + 1, name)
         return out
@@ -266,6 +335,14 @@ class _Generator:
 
     def _boolean(self, schema: Mapping[str, Any], depth: int, name: str) -> bool:
         return self.rng.random() < 0.5
+
+
+def _same_ref(a: Any, b: Any) -> bool:
+    return (
+        isinstance(a, str)
+        and isinstance(b, str)
+        and (a.removeprefix(DOCUMENT_URI) == b.removeprefix(DOCUMENT_URI))
+    )
 
 
 def _enum_allows(schema: Mapping[str, Any], value: Any) -> bool:

@@ -8,6 +8,11 @@ from typing import Any
 from doppel.errors import SpecError
 
 _MAX_REF_CHAIN = 64
+# Compiled documents spell local references absolutely, `urn:doppel:spec#/components/...`, so
+# any schema object taken out of the document still validates on its own against a registry
+# that holds the document under this URI.
+DOCUMENT_URI = "urn:doppel:spec"
+_ABSOLUTE = DOCUMENT_URI + "#"
 
 
 def escape(token: str) -> str:
@@ -16,6 +21,7 @@ def escape(token: str) -> str:
 
 def resolve_pointer(document: Any, ref: str) -> Any:
     """The node a local reference (`#/components/schemas/Pet`) points at."""
+    ref = ref.removeprefix(DOCUMENT_URI)
     if not ref.startswith("#"):
         raise SpecError(f"only local references are supported, not {ref!r}", pointer=ref)
     node = document
@@ -33,7 +39,7 @@ def locate(document: Any, node: Any, pointer: str) -> tuple[Any, str]:
     for _ in range(_MAX_REF_CHAIN):
         if not (isinstance(node, Mapping) and isinstance(node.get("$ref"), str)):
             return node, pointer
-        pointer = node["$ref"][1:]
+        pointer = node["$ref"].removeprefix(DOCUMENT_URI)[1:]
         node = resolve_pointer(document, node["$ref"])
     raise SpecError("reference chain too long or circular", pointer=pointer)
 
@@ -50,7 +56,8 @@ def deref(document: Any, node: Any) -> Any:
 def normalize(node: Any) -> Any:
     """A copy with OpenAPI 3.0's schema dialect turned into JSON Schema 2020-12.
 
-    `nullable: true` becomes a `null` type (and a `None` enum member); boolean
+    `nullable: true` becomes a `null` type (OpenAPI 3.0.3: it only acts beside `type`, and an
+    `enum` still has to list null itself); boolean
     `exclusiveMinimum`/`exclusiveMaximum` become numbers. One pass at compile time lets the
     generator and the validator speak a single dialect.
     """
@@ -59,12 +66,15 @@ def normalize(node: Any) -> Any:
     if not isinstance(node, Mapping):
         return node
     out = {key: normalize(value) for key, value in node.items()}
+    ref = out.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#"):
+        out["$ref"] = _ABSOLUTE + ref[1:]
     for bound, limit in (("exclusiveMaximum", "maximum"), ("exclusiveMinimum", "minimum")):
         if isinstance(out.get(bound), bool) and out.pop(bound) and limit in out:
             out[bound] = out.pop(limit)
-    if out.get("nullable") is True:
-        del out["nullable"]
-        return _nullable(out)
+    if "nullable" in out and isinstance(out["nullable"], bool):
+        if out.pop("nullable"):
+            return _nullable(out)
     return out
 
 
@@ -74,8 +84,4 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
         schema["type"] = [kind, "null"]
     elif isinstance(kind, list):
         schema["type"] = [*kind, "null"] if "null" not in kind else kind
-    else:
-        return {"anyOf": [schema, {"type": "null"}]}
-    if isinstance(schema.get("enum"), list) and None not in schema["enum"]:
-        schema["enum"] = [*schema["enum"], None]
     return schema

@@ -32,12 +32,14 @@ from doppel.engine.negotiate import (
 )
 from doppel.engine.refs import deref, escape
 from doppel.engine.stubs import StubIndex, encode_json
-from doppel.engine.validate import auth_error, request_errors, schema_errors
+from doppel.engine.validate import auth_error, fits, request_errors, schema_errors
 from doppel.errors import FieldError
 
 _JSON = "application/json"
 _PROBLEM = "application/problem+json"
 _CACHE_LIMIT = 4096
+_ATTEMPTS = 12
+_FRAMING = frozenset({"content-type", "content-length", "transfer-encoding", "connection"})
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
 _TITLES = {401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}
 
@@ -218,7 +220,8 @@ def _body(
     value, body, source, notes = cached
     if request.method in _WRITES and isinstance(value, dict):
         echoed = _echo(value, request, media_object.get("schema"), spec.document)
-        if echoed is not value:
+        schema_at = f"{op.response_pointers[key]}/content/{escape(media)}/schema"
+        if echoed is not value and not schema_errors(spec, schema_at, echoed):
             body = _encode(echoed, media)
     return body, source, notes
 
@@ -249,15 +252,49 @@ def _render_body(
                 f"the spec's example does not match its schema at {first.pointer or '/'}: "
                 f"{first.detail[:200]}; served generated data",
             )
-    rng = random.Random(f"{context.seed}:{op.pointer}:{key}:{media}")
-    schema = media_object.get("schema", {})
-    value = generate(schema, spec.document, rng, context.now, use_examples=not prefer.dynamic)
-    if has_schema and _is_json(media) and (broken := schema_errors(spec, schema_at, value)):
+    value, broken = _generated(spec, context, op, key, media, media_object, prefer, schema_at)
+    if broken:
         notes += (
             f"generated data misses its schema at {broken[0].pointer or '/'}: "
             f"{broken[0].detail[:200]}",
         )
     return value, _encode(value, media), "generated", notes
+
+
+def _generated(
+    spec: CompiledSpec,
+    context: MockContext,
+    op: Operation,
+    key: str,
+    media: str,
+    media_object: Mapping[str, Any],
+    prefer: Preferences,
+    schema_at: str,
+) -> tuple[Any, list[FieldError]]:
+    """Generated data that validates: a first try, then a few seeded tries at other branches.
+
+    A `oneOf` answer must match exactly one branch; when the first draw is ambiguous (or a
+    schema example deep inside misfits) other branches and plain generation are tried.
+    """
+    schema = media_object.get("schema", {})
+    checked = "schema" in media_object and _is_json(media)
+    value: Any = None
+    broken: list[FieldError] = []
+    for attempt in range(_ATTEMPTS):
+        rng = random.Random(f"{context.seed}:{op.pointer}:{key}:{media}:{attempt or ''}")
+        value = generate(
+            schema,
+            spec.document,
+            rng,
+            context.now,
+            use_examples=not prefer.dynamic and attempt % 2 == 0,
+            explore=attempt > 0,
+            check=lambda sub, candidate: fits(spec, sub, candidate),
+        )
+        broken = schema_errors(spec, schema_at, value) if checked else []
+        if not broken:
+            break
+    return value, broken
 
 
 def _example(
@@ -330,7 +367,7 @@ def _declared_headers(
     out: dict[str, str] = {}
     for name, raw in (response.get("headers") or {}).items():
         header = deref(spec.document, raw)
-        if not isinstance(header, Mapping) or name.lower() == "content-type":
+        if not isinstance(header, Mapping) or name.lower() in _FRAMING:
             continue
         schema = deref(spec.document, header.get("schema") or {})
         if "example" in header:

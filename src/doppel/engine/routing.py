@@ -114,7 +114,9 @@ class Router(Generic[T]):
         if node.param is not None:
             yield from self._walk(node.param, segments, i + 1, (*captured, segment))
         if node.multi is not None:
-            for end in range(len(segments), i, -1):
+            # Shortest first: `/branches/{branch}/protection` must win over a `{branch}` that
+            # swallows "main/protection"; a longer span is tried when nothing else fits.
+            for end in range(i + 1, len(segments) + 1):
                 joined = "/".join(segments[i:end])
                 yield from self._walk(node.multi, segments, end, (*captured, joined))
 

@@ -1,7 +1,8 @@
 """Checking values against the spec: requests (parameters, bodies, credentials) and examples.
 
-Validators are JSON Schema 2020-12 (the compiled document is normalised to that dialect),
-built once per schema location and kept in the compiled spec's cache.
+Validators are openapi-schema-validator's OAS 3.1 ones (JSON Schema 2020-12 plus
+`discriminator`; the compiled document is normalised to that dialect), built once per schema
+location and kept in the compiled spec's cache.
 """
 
 from __future__ import annotations
@@ -13,16 +14,25 @@ from collections.abc import Iterator, Mapping
 from itertools import islice
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema.validators import extend
+from openapi_schema_validator import OAS31Validator
+from openapi_schema_validator import _keywords as oas30_keywords
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from doppel.engine.compile import CompiledSpec, Operation, Parameter
 from doppel.engine.model import MockRequest
-from doppel.engine.refs import deref, escape
+from doppel.engine.refs import DOCUMENT_URI, deref, escape
 from doppel.errors import FieldError
 
-_URI = "urn:doppel:spec"
+_URI = DOCUMENT_URI
+# OpenAPI 3.0 semantics on the normalised document: a `discriminator` selects the one branch
+# an object must match. openapi-schema-validator implements that rule for its 3.0 validator;
+# its keyword functions are reused here on the 2020-12 dialect.
+OAS30Discriminating = extend(  # type: ignore[no-untyped-call]
+    OAS31Validator,
+    {"oneOf": oas30_keywords.oneOf, "anyOf": oas30_keywords.anyOf, "allOf": oas30_keywords.allOf},
+)
 _MAX_ERRORS = 20
 
 
@@ -33,17 +43,36 @@ def schema_errors(spec: CompiledSpec, pointer: str, value: Any) -> list[FieldErr
     return [FieldError(_json_pointer(e.absolute_path), e.message) for e in found]
 
 
-def _validator(spec: CompiledSpec, pointer: str) -> Draft202012Validator:
+def _validator(spec: CompiledSpec, pointer: str) -> OAS31Validator:
     key = ("validator", pointer)
     validator = spec.cache.get(key)
     if validator is None:
-        registry = spec.cache.get("registry")
-        if registry is None:
-            registry = Registry().with_resource(_URI, DRAFT202012.create_resource(spec.document))
-            spec.cache["registry"] = registry
-        validator = Draft202012Validator({"$ref": f"{_URI}#{pointer}"}, registry=registry)
+        validator = _class(spec)({"$ref": f"{_URI}#{pointer}"}, registry=_registry(spec))
         spec.cache[key] = validator
     return validator
+
+
+def _class(spec: CompiledSpec) -> Any:
+    return OAS30Discriminating if spec.discriminating else OAS31Validator
+
+
+def _registry(spec: CompiledSpec) -> Registry[Any]:
+    registry = spec.cache.get("registry")
+    if registry is None:
+        registry = Registry().with_resource(_URI, DRAFT202012.create_resource(spec.document))
+        spec.cache["registry"] = registry
+    return registry  # type: ignore[no-any-return]
+
+
+def fits(spec: CompiledSpec, schema: Any, value: Any) -> bool:
+    """Whether `value` is valid against a schema object taken from the compiled document."""
+    key = ("fits", id(schema))
+    entry = spec.cache.get(key)
+    if entry is None or entry[0] is not schema:
+        # The schema rides along in the entry, so its id cannot be reused while cached.
+        entry = (schema, _class(spec)(schema, registry=_registry(spec)))
+        spec.cache[key] = entry
+    return bool(entry[1].is_valid(value))
 
 
 def _json_pointer(path: Any) -> str:

@@ -1,6 +1,7 @@
-"""Sandbox records, owned ports and tombstones: SQLite by default (SQLAlchemy 2, Alembic)."""
+"""Sandbox records, owned ports, tombstones and registered templates: SQLite by default
+(SQLAlchemy 2, Alembic)."""
 
-from doppel.store.records import SandboxRecord, SandboxStatus, ServiceRecord
+from doppel.store.records import SandboxRecord, SandboxStatus, ServiceRecord, TemplateRecord
 from doppel.store.sql import Store
 
-__all__ = ["SandboxRecord", "SandboxStatus", "ServiceRecord", "Store"]
+__all__ = ["SandboxRecord", "SandboxStatus", "ServiceRecord", "Store", "TemplateRecord"]

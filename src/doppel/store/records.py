@@ -1,4 +1,4 @@
-"""Plain records the store keeps: sandboxes and their service instances."""
+"""Plain records the store keeps: sandboxes, their service instances, registered templates."""
 
 from __future__ import annotations
 
@@ -47,3 +47,17 @@ class SandboxRecord:
     services: dict[str, ServiceRecord]
     reason: str | None = None
     ended_at: datetime | None = None
+
+
+@dataclass
+class TemplateRecord:
+    """A template registered at run time: the spec exactly as uploaded, and its config schema."""
+
+    name: str
+    spec: bytes
+    spec_name: str
+    config_schema: dict[str, Any] | None = None  # None: the default schema
+    fixtures: str | None = None
+    source_url: str | None = None
+    digest: str = ""
+    updated_at: datetime | None = None

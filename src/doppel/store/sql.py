@@ -16,8 +16,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.orm import sessionmaker
 
-from doppel.store.records import SandboxRecord, SandboxStatus, ServiceRecord
-from doppel.store.tables import SandboxRow, ServiceRow
+from doppel.store.records import SandboxRecord, SandboxStatus, ServiceRecord, TemplateRecord
+from doppel.store.tables import SandboxRow, ServiceRow, TemplateRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _LIVE = (SandboxStatus.CREATING.value, SandboxStatus.RUNNING.value)
@@ -104,7 +104,50 @@ class Store:
                 session.delete(row)
             return len(rows)
 
+    def save_template(self, record: TemplateRecord) -> bool:
+        """Insert or replace a registered template in one transaction; True if it was new."""
+        now = datetime.now(UTC)
+        with self._sessions.begin() as session:
+            row = session.get(TemplateRow, record.name)
+            created = row is None
+            if row is None:
+                row = TemplateRow(name=record.name, created_at=now)
+                session.add(row)
+            row.spec = record.spec
+            row.spec_name = record.spec_name
+            row.digest = record.digest
+            row.config_schema = record.config_schema
+            row.fixtures = record.fixtures
+            row.source_url = record.source_url
+            row.updated_at = now
+        return created
+
+    def delete_template(self, name: str) -> bool:
+        with self._sessions.begin() as session:
+            row = session.get(TemplateRow, name)
+            if row is None:
+                return False
+            session.delete(row)
+        return True
+
     # -- reads ----------------------------------------------------------------------------
+
+    def templates(self) -> list[TemplateRecord]:
+        """Every registered template, by name."""
+        with self._sessions() as session:
+            return [
+                TemplateRecord(
+                    name=row.name,
+                    spec=row.spec,
+                    spec_name=row.spec_name,
+                    config_schema=row.config_schema,
+                    fixtures=row.fixtures,
+                    source_url=row.source_url,
+                    digest=row.digest,
+                    updated_at=_utc(row.updated_at),
+                )
+                for row in session.scalars(select(TemplateRow).order_by(TemplateRow.name))
+            ]
 
     def get(self, sandbox_id: str) -> SandboxRecord | None:
         with self._sessions() as session:

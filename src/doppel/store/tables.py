@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -58,3 +70,19 @@ class ServiceRow(Base):
     reason: Mapped[str | None] = mapped_column(String(2000))
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     sandbox: Mapped[SandboxRow] = relationship(back_populates="services")
+
+
+class TemplateRow(Base):
+    """A template registered at run time (bundled ones live in the package, not here)."""
+
+    __tablename__ = "templates"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spec: Mapped[bytes] = mapped_column(LargeBinary)
+    spec_name: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))
+    config_schema: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    fixtures: Mapped[str | None] = mapped_column(Text)
+    source_url: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

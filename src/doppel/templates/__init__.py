@@ -1,7 +1,8 @@
 """Templates: a named service kind made of an OpenAPI spec, a config schema and Jinja2 fixtures.
 
 A template is a folder (`openapi.yaml`, `config.schema.json`, optional `fixtures.yaml.j2`).
-The bundled ones live beside this file; `DOPPEL_TEMPLATES_DIR` adds more without a code change.
+The bundled ones live beside this file; `DOPPEL_TEMPLATES_DIR` adds more without a code change,
+and `POST /v1/templates` registers more at run time (`origin="registered"`).
 Fixtures render in `jinja2.sandbox.SandboxedEnvironment`: a custom_config is untrusted input.
 """
 
@@ -20,15 +21,25 @@ import jinja2
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from doppel.engine import CompiledSpec, StubIndex, stubs_from_fixtures, stubs_from_mock_responses
 from doppel.engine.refs import escape
-from doppel.errors import ConfigError, FieldError, SpecError, TemplateNotFoundError
-from doppel.specs import SpecCache
+from doppel.errors import (
+    ConfigError,
+    FieldError,
+    InvalidRequestError,
+    SpecError,
+    TemplateNotFoundError,
+)
+from doppel.specs import SpecCache, check_document, load_yaml
 
 BUNDLED_DIR = Path(__file__).parent
 SPEC_FILES = ("openapi.yaml", "openapi.yml", "openapi.json")
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+TEMPLATE_NAME = r"^[a-z][a-z0-9_-]{0,62}$"
+REGISTERED = "registered"  # the origin of templates registered at run time
+_NAME = re.compile(TEMPLATE_NAME)
+_MAX_SCHEMA_DEPTH = 64  # a config schema is small; the metaschema check recurses per level
 _ENV = SandboxedEnvironment(
     undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
 )
@@ -49,7 +60,7 @@ def _tojson(value: Any) -> str:
 _ENV.filters["tojson"] = _tojson
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SWITCHES = ("validate_requests", "enforce_auth")
-_EMPTY_SCHEMA: dict[str, Any] = {
+DEFAULT_CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"mock_responses": {"type": "object", "default": {}}},
 }
@@ -60,7 +71,7 @@ class Template:
     name: str
     spec_bytes: bytes
     spec_name: str = "openapi.yaml"
-    config_schema: Mapping[str, Any] = field(default_factory=lambda: _EMPTY_SCHEMA)
+    config_schema: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_CONFIG_SCHEMA)
     fixtures_source: str | None = None
     origin: str = "bundled"
 
@@ -76,7 +87,9 @@ class Template:
             spec_bytes=spec_path.read_bytes(),
             spec_name=spec_path.name,
             config_schema=(
-                json.loads(schema_path.read_text()) if schema_path.is_file() else _EMPTY_SCHEMA
+                json.loads(schema_path.read_text())
+                if schema_path.is_file()
+                else DEFAULT_CONFIG_SCHEMA
             ),
             fixtures_source=fixtures_path.read_text() if fixtures_path.is_file() else None,
             origin=origin,
@@ -124,15 +137,70 @@ class Template:
         if self._fixtures is not None:
             try:
                 text = self._fixtures.render(config=config, **config)
-                fixtures = stubs_from_fixtures(yaml.load(text, Loader=_YAML_LOADER) or [])
-            except (jinja2.TemplateError, yaml.YAMLError) as exc:
+                fixtures = stubs_from_fixtures(self._load_fixtures(text) or [])
+            except (jinja2.TemplateError, yaml.YAMLError, SpecError) as exc:
                 raise ConfigError(
                     f"the {self.name} fixtures could not be rendered: {exc}", pointer=pointer
                 ) from None
         return StubIndex([*overrides, *fixtures], spec.prefixes)
 
+    def _load_fixtures(self, text: str) -> Any:
+        if self.origin == REGISTERED:  # fixtures from the API: guard against alias bombs
+            return load_yaml(text)
+        return yaml.load(text, Loader=_YAML_LOADER)
+
     def compile(self, cache: SpecCache) -> CompiledSpec:
         return cache.compile(self.spec_bytes, self.spec_name)
+
+    def check(self, cache: SpecCache) -> CompiledSpec:
+        """Try once what every sandbox will do with this template, before it is accepted:
+        compile the spec (`SpecError`, pointers into the document), check the config schema
+        and the fixtures (`InvalidRequestError` at `/config_schema/...` or `/fixtures`)."""
+        compiled = self.compile(cache)
+        self._check_config_schema()
+        if self.fixtures_source is None:
+            return compiled
+        try:
+            self._fixtures  # noqa: B018 - compiles the Jinja2 source
+        except jinja2.TemplateSyntaxError as exc:
+            raise InvalidRequestError(
+                f"the fixtures are not a valid Jinja2 template: {exc.message} (line {exc.lineno})",
+                pointer="/fixtures",
+            ) from None
+        try:
+            defaults = self.resolve_config({})
+        except ConfigError:
+            return compiled  # the schema requires fields: the fixtures render per sandbox
+        try:
+            self.stubs(compiled, defaults)
+        except Exception as exc:
+            detail = exc.detail if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+            raise InvalidRequestError(
+                f"the fixtures do not render with the default config: {detail}",
+                pointer="/fixtures",
+            ) from None
+        return compiled
+
+    def _check_config_schema(self) -> None:
+        try:
+            check_document(self.config_schema, max_depth=_MAX_SCHEMA_DEPTH)
+            Draft202012Validator.check_schema(self.config_schema)
+        except SpecError as exc:
+            raise InvalidRequestError(
+                f"the config schema is invalid: {exc.detail}",
+                errors=[FieldError(f"/config_schema{e.pointer}", e.detail) for e in exc.errors]
+                or [FieldError("/config_schema", exc.detail)],
+            ) from None
+        except SchemaError as exc:
+            at = "".join(f"/{escape(str(p))}" for p in exc.absolute_path)
+            raise InvalidRequestError(
+                f"the config schema is not a valid JSON Schema: {exc.message}",
+                pointer=f"/config_schema{at}",
+            ) from None
+        except RecursionError:
+            raise InvalidRequestError(
+                "the config schema is nested too deeply", pointer="/config_schema"
+            ) from None
 
 
 def _error_pointer(base: str, error: Any) -> str:
@@ -173,6 +241,11 @@ class TemplateRegistry:
 
     def add(self, template: Template) -> None:
         self._templates[template.name] = template
+
+    def remove(self, name: str) -> Template:
+        template = self.get(name)
+        del self._templates[name]
+        return template
 
     def get(self, name: str) -> Template:
         try:
