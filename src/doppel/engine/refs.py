@@ -72,9 +72,8 @@ def normalize(node: Any) -> Any:
     for bound, limit in (("exclusiveMaximum", "maximum"), ("exclusiveMinimum", "minimum")):
         if isinstance(out.get(bound), bool) and out.pop(bound) and limit in out:
             out[bound] = out.pop(limit)
-    if "nullable" in out and isinstance(out["nullable"], bool):
-        if out.pop("nullable"):
-            return _nullable(out)
+    if isinstance(out.get("nullable"), bool) and out.pop("nullable"):
+        return _nullable(out)
     return out
 
 
