@@ -99,6 +99,51 @@ def _check(
     return None
 
 
+# Declared responses an error may take, best first, when the template names no error shape.
+_ERROR_KEYS = {
+    "unauthorized": ("401", "403", "4XX", "default", "404"),
+    "invalid_request": ("400", "422", "4XX", "default"),
+}
+_MESSAGE_FIELDS = ("message", "detail", "error", "err", "error_description", "title", "msg")
+
+
+def _declared_error(
+    spec: CompiledSpec,
+    request: MockRequest,
+    context: MockContext,
+    op: Operation,
+    kind: str,
+    status: int,
+    detail: str,
+) -> tuple[int, dict[str, str], bytes] | None:
+    """An error as the operation itself declares it: its status, media type and schema, with
+    the real reason in the body's message field where the schema has one."""
+    # The best fitting status the operation declares; failing that any declared client
+    # error (a 404 beats an undeclared 422 for a client that follows the spec).
+    key = next((k for k in _ERROR_KEYS.get(kind, ()) if k in op.responses), None)
+    if key is None and kind == "invalid_request":
+        key = next((k for k in sorted(op.responses) if k.startswith("4") and k != "429"), None)
+    if key is None:
+        return None
+    if key[0].isdigit() and key.isdigit():
+        status = int(key)
+    content = op.responses[key].get("content") or {}
+    media = choose_media_type(content, request.headers.get("accept", "*/*"))
+    if media is None:
+        return status, {}, b""
+    media_object = deref(spec.document, content[media]) or {}
+    schema_at = f"{op.response_pointers[key]}/content/{escape(media)}/schema"
+    value, _ = _generated(spec, context, op, key, media, media_object, Preferences(), schema_at)
+    if isinstance(value, dict):
+        for name in _MESSAGE_FIELDS:
+            if isinstance(value.get(name), str):
+                told = {**value, name: detail}
+                if not schema_errors(spec, schema_at, told):
+                    value = told
+                    break
+    return status, {"content-type": media}, _encode(value, media)
+
+
 def _route(
     spec: CompiledSpec, request: MockRequest
 ) -> tuple[tuple[Operation, dict[str, str]] | None, tuple[str, ...]]:
@@ -422,10 +467,16 @@ def _error(
     op: Operation | None,
     errors: Sequence[FieldError] = (),
 ) -> tuple[MockResponse, MatchReport]:
-    """An error in the provider's declared shape (`x-doppel.errors`), else problem+json."""
+    """An error in the provider's shape (`x-doppel.errors`), else as the operation declares
+    it, else problem+json."""
     shape = spec.errors.get(kind)
     listed = [{"pointer": e.pointer, "detail": e.detail} for e in errors]
-    if isinstance(shape, Mapping):
+    declared = None
+    if not isinstance(shape, Mapping) and op is not None:
+        declared = _declared_error(spec, request, context, op, kind, status, detail)
+    if declared is not None:
+        status, headers, body = declared
+    elif isinstance(shape, Mapping):
         status = int(shape.get("status", status))
         body = encode_json(_fill(shape.get("body"), detail, listed))
         headers = {

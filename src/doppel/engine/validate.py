@@ -47,13 +47,15 @@ def _validator(spec: CompiledSpec, pointer: str) -> OAS31Validator:
     key = ("validator", pointer)
     validator = spec.cache.get(key)
     if validator is None:
-        validator = _class(spec)({"$ref": f"{_URI}#{pointer}"}, registry=_registry(spec))
+        validator = _new(spec, {"$ref": f"{_URI}#{pointer}"})
         spec.cache[key] = validator
     return validator
 
 
-def _class(spec: CompiledSpec) -> Any:
-    return OAS30Discriminating if spec.discriminating else OAS31Validator
+def _new(spec: CompiledSpec, schema: Any) -> Any:
+    """A validator that also checks formats (int32 ranges, date-time, uuid...)."""
+    cls = OAS30Discriminating if spec.discriminating else OAS31Validator
+    return cls(schema, registry=_registry(spec), format_checker=OAS31Validator.FORMAT_CHECKER)
 
 
 def _registry(spec: CompiledSpec) -> Registry[Any]:
@@ -70,7 +72,7 @@ def fits(spec: CompiledSpec, schema: Any, value: Any) -> bool:
     entry = spec.cache.get(key)
     if entry is None or entry[0] is not schema:
         # The schema rides along in the entry, so its id cannot be reused while cached.
-        entry = (schema, _class(spec)(schema, registry=_registry(spec)))
+        entry = (schema, _new(spec, schema))
         spec.cache[key] = entry
     return bool(entry[1].is_valid(value))
 
