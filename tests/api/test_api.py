@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tests.servers import ControlPlane, port_is_closed
 
 FIGMA_ONLY = {

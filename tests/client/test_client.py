@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.servers import ControlPlane, free_port, port_is_closed
 
 from doppel import (
     Client,
@@ -22,6 +21,7 @@ from doppel import (
     SandboxNotFoundError,
     TemplateNotFoundError,
 )
+from tests.servers import ControlPlane, free_port, port_is_closed
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.servers import port_is_closed
 
 from doppel.dataplane import Dataplane
 from doppel.errors import (
@@ -26,6 +25,7 @@ from doppel.sandboxes import FakeClock, SandboxService
 from doppel.settings import Settings
 from doppel.store import SandboxStatus, Store
 from doppel.templates import TemplateRegistry
+from tests.servers import port_is_closed
 
 PORTS = (42000, 42999)
 

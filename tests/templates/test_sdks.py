@@ -11,6 +11,7 @@ import httpx
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+
 from tests.servers import MockProcess
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
 from doppel.dataplane.instance import ServiceInstance
-from doppel.engine import MockContext, MockRequest, respond
+from doppel.engine import MatchReport, MockContext, MockRequest, MockResponse, respond
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -17,6 +18,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 HEALTH_PATH = "/__doppel/health"
+log = logging.getLogger("doppel.dataplane")
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
@@ -75,7 +77,11 @@ async def serve(
         enforce_auth=instance.enforce_auth,
     )
     started = time.perf_counter()
-    response, report = respond(instance.spec, request, context)
+    try:
+        response, report = respond(instance.spec, request, context)
+    except Exception as exc:  # an engine bug must cost one answer, never the process
+        log.exception("mock engine failed on %s %s", request.method, request.path)
+        response, report = _engine_failure(request, exc)
     elapsed = (time.perf_counter() - started) * 1000
     raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
     raw_headers.append((b"content-length", str(len(response.body)).encode()))
@@ -88,6 +94,15 @@ async def serve(
     await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": response.body})
     instance.record(datetime.now(UTC), request, response, report, elapsed)
+
+
+def _engine_failure(request: MockRequest, exc: Exception) -> tuple[MockResponse, MatchReport]:
+    detail = f"the mock engine failed on {request.method} {request.path}: {type(exc).__name__}"
+    body = json.dumps(
+        {"type": "about:blank", "title": "Mock engine error", "status": 500, "detail": detail}
+    ).encode()
+    response = MockResponse(500, (("content-type", "application/problem+json"),), body)
+    return response, MatchReport("error", status=500, reason=detail)
 
 
 def _raw_path(scope: Scope) -> str:
