@@ -41,6 +41,7 @@ class Outcome:
 class Report:
     spec: str
     outcomes: list[Outcome] = field(default_factory=list)
+    replaced_examples: int = 0  # answers where the spec's own example broke its schema
 
     @property
     def passed(self) -> int:
