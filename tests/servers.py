@@ -33,7 +33,7 @@ class ControlPlane:
     """`doppel serve` as a child process, with the data dir kept across restarts."""
 
     def __init__(
-        self, data_dir: Path, *, port_range: str = "45000-49999", env: dict[str, str] | None = None
+        self, data_dir: Path, *, port_range: str = "23000-27999", env: dict[str, str] | None = None
     ) -> None:
         self.data_dir = data_dir
         self.port_range = port_range

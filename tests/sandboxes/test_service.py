@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from doppel.store import SandboxStatus, Store
 from doppel.templates import TemplateRegistry
 from tests.servers import port_is_closed
 
-PORTS = (42000, 42999)
+PORTS = (22000, 22999)  # below the kernel's ephemeral range: no client socket holds them
 
 
 def _service(data_dir: Path, clock: FakeClock, **limits: Any) -> SandboxService:
@@ -197,13 +198,7 @@ async def test_unknown_service_lists_the_available_templates(service: SandboxSer
 async def test_a_service_that_cannot_start_fails_the_sandbox_and_leaves_nothing(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    blockers = []
-    for port in (42990, 42991):
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", port))
-        sock.listen()
-        blockers.append(sock)
-    settings = Settings(data_dir=tmp_path, port_range=(42989, 42991))
+    settings = Settings(data_dir=tmp_path, port_range=(22989, 22991))
     svc = SandboxService(
         settings,
         Store(settings.sqlalchemy_url),
@@ -211,19 +206,23 @@ async def test_a_service_that_cannot_start_fails_the_sandbox_and_leaves_nothing(
         TemplateRegistry(),
         clock=clock,
     )
-    try:
-        with pytest.raises(SandboxFailedError) as caught:
-            await svc.create("agent", ["figma", "slack"], 5)
-        sandbox_id = caught.value.extra["sandbox_id"]
-        record = svc.get(sandbox_id)
-        assert record.status is SandboxStatus.FAILED and "42991" in (record.reason or "")
-        assert svc.running == {} and port_is_closed(42989)
-        assert svc.store.live_ports() == set()
-    finally:
-        for sock in blockers:
-            sock.close()
-        await svc.close()
-        await svc.runtime.close()
+    with contextlib.ExitStack() as stack:
+        for port in (22990, 22991):  # another process's listeners on two of the three ports
+            sock = stack.enter_context(socket.socket())
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past any TIME_WAIT
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
+        try:
+            with pytest.raises(SandboxFailedError) as caught:
+                await svc.create("agent", ["figma", "slack"], 5)
+            sandbox_id = caught.value.extra["sandbox_id"]
+            record = svc.get(sandbox_id)
+            assert record.status is SandboxStatus.FAILED and "22991" in (record.reason or "")
+            assert svc.running == {} and port_is_closed(22989)
+            assert svc.store.live_ports() == set()
+        finally:
+            await svc.close()
+            await svc.runtime.close()
 
 
 async def test_jinja_in_config_values_comes_back_literally(service: SandboxService) -> None:

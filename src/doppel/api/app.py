@@ -274,7 +274,8 @@ def create_app(
                 f"POST {TEMPLATES} takes JSON, not {media!r}; to upload the spec file itself, "
                 f"PUT {TEMPLATES}/{{name}} with Content-Type: application/yaml or application/json"
             )
-        body = _registration(await _read_body(request))
+        raw = await _read_body(request)
+        body = await asyncio.to_thread(_registration, raw)  # up to 32 MB of JSON: off the loop
         if (body.spec is None) == (body.source_url is None):
             both = body.spec is not None
             raise InvalidRequestError(
@@ -291,7 +292,7 @@ def create_app(
             )
             spec_bytes, spec_name, where = fetched.data, fetched.name, "/source_url"
         else:
-            spec_bytes, spec_name = _spec_bytes(body.spec)
+            spec_bytes, spec_name = await asyncio.to_thread(_spec_bytes, body.spec)
             where = "/spec"
         schema = body.config_schema
         template = Template(

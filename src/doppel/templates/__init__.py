@@ -116,10 +116,14 @@ class Template:
             for name, value in switches.items()
             if not isinstance(value, bool)
         ]
-        errors += [
-            FieldError(_error_pointer(pointer, error), error.message)
-            for error in sorted(self._validator.iter_errors(own), key=lambda e: list(e.path))
-        ]
+        try:
+            found = sorted(self._validator.iter_errors(own), key=lambda e: list(e.path))
+        except Exception as exc:  # e.g. a $ref a registered schema's `$id` makes unresolvable
+            raise ConfigError(
+                f"the {self.name} config schema cannot be applied: {type(exc).__name__}: {exc}",
+                pointer=pointer,
+            ) from None
+        errors += [FieldError(_error_pointer(pointer, error), error.message) for error in found]
         if errors:
             raise ConfigError(f"the {self.name} config is invalid", errors=errors)
         resolved = {**(own or {}), **switches}
@@ -184,6 +188,7 @@ class Template:
     def _check_config_schema(self) -> None:
         try:
             check_document(self.config_schema, max_depth=_MAX_SCHEMA_DEPTH)
+            _check_no_nested_ids(self.config_schema)
             Draft202012Validator.check_schema(self.config_schema)
         except SpecError as exc:
             raise InvalidRequestError(
@@ -201,6 +206,24 @@ class Template:
             raise InvalidRequestError(
                 "the config schema is nested too deeply", pointer="/config_schema"
             ) from None
+
+
+def _check_no_nested_ids(schema: Mapping[str, Any]) -> None:
+    """Local `$ref`s were checked against the whole schema; an `$id` below the root would make
+    them resolve against a sub-schema instead, and fail only when a sandbox is created."""
+    stack: list[tuple[Any, str]] = [
+        (value, f"/{escape(str(key))}") for key, value in schema.items()
+    ]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, Mapping):
+            if isinstance(node.get("$id"), str):
+                raise SpecError(
+                    "`$id` is only supported at the root of a config schema", pointer=f"{at}/$id"
+                )
+            stack.extend((v, f"{at}/{escape(str(k))}") for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{at}/{i}") for i, v in enumerate(node))
 
 
 def _error_pointer(base: str, error: Any) -> str:
