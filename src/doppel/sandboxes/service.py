@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
@@ -12,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from doppel.dataplane import ServeEvent, ServiceInstance
+from doppel.engine import CompiledSpec, StubIndex
 from doppel.errors import (
     ConfigError,
     DoppelError,
@@ -30,10 +32,11 @@ from doppel.sandboxes.states import check_transition
 from doppel.settings import Settings
 from doppel.specs import SpecCache
 from doppel.store import SandboxRecord, SandboxStatus, ServiceRecord, Store
-from doppel.templates import TemplateRegistry
+from doppel.templates import Template, TemplateRegistry
 
 log = logging.getLogger("doppel.sandboxes")
 _BIND_ATTEMPTS = 50
+_OVERLAY_CACHE = 512
 
 
 @dataclass
@@ -64,6 +67,7 @@ class SandboxService:
         self.ports = PortAllocator(*settings.port_range, taken=store.live_ports())
         self.running: dict[str, _Running] = {}
         self.journals: dict[str, dict[str, Sequence[ServeEvent]]] = {}
+        self._overlays: dict[tuple[int, int, str], tuple[Template, CompiledSpec, StubIndex]] = {}
 
     # -- create -----------------------------------------------------------------------------
 
@@ -183,12 +187,27 @@ class SandboxService:
         return ServiceInstance.of(
             name,
             compiled,
-            template.stubs(compiled, config, f"/custom_configs/{name}"),
+            self._stubs(template, compiled, config),
             config,
             seed=record.seed,
             started_at=record.created_at.replace(microsecond=0),
             sandbox_id=record.id,
         )
+
+    def _stubs(
+        self, template: Template, compiled: CompiledSpec, config: Mapping[str, Any]
+    ) -> StubIndex:
+        """The rendered overlay, shared by every sandbox with the same template and config:
+        a stub index is immutable, so a thousand identical scenarios cost one."""
+        key = (id(template), id(compiled), json.dumps(config, sort_keys=True, default=str))
+        cached = self._overlays.get(key)
+        if cached is None:
+            stubs = template.stubs(compiled, config, f"/custom_configs/{template.name}")
+            if len(self._overlays) >= _OVERLAY_CACHE:
+                self._overlays.pop(next(iter(self._overlays)))
+            # The template and spec ride along so the ids in the key cannot be reused.
+            cached = self._overlays[key] = (template, compiled, stubs)
+        return cached[2]
 
     async def _start(
         self,

@@ -9,11 +9,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import sessionmaker
 
 from doppel.store.records import SandboxRecord, SandboxStatus, ServiceRecord, TemplateRecord
@@ -52,39 +62,88 @@ class Store:
 
     def reserve(self, record: SandboxRecord, quota: int) -> bool:
         """Insert a `creating` sandbox unless its agent already has `quota` live ones."""
-        with self._sessions.begin() as session:
-            live = session.scalar(
+        sandboxes, services = _tables()
+        with self.engine.begin() as connection:
+            live = connection.scalar(
                 select(func.count())
-                .select_from(SandboxRow)
-                .where(SandboxRow.agent_id == record.agent_id, SandboxRow.status.in_(_LIVE))
+                .select_from(sandboxes)
+                .where(sandboxes.c.agent_id == record.agent_id, sandboxes.c.status.in_(_LIVE))
             )
             if (live or 0) >= quota:
                 return False
-            session.add(_to_row(record))
+            connection.execute(
+                insert(sandboxes).values(
+                    id=record.id,
+                    agent_id=record.agent_id,
+                    status=record.status.value,
+                    reason=record.reason,
+                    created_at=record.created_at,
+                    expires_at=record.expires_at,
+                    ended_at=record.ended_at,
+                    ttl_minutes=record.ttl_minutes,
+                    seed=record.seed,
+                )
+            )
+            connection.execute(
+                insert(services),
+                [
+                    {
+                        "sandbox_id": record.id,
+                        "name": s.name,
+                        "position": i,
+                        "template": s.template,
+                        "port": s.port,
+                        "active": record.status.live and s.port is not None,
+                        "status": s.status,
+                        "reason": s.reason,
+                        "config": s.config,
+                    }
+                    for i, s in enumerate(record.services.values())
+                ],
+            )
         return True
 
     def save(self, record: SandboxRecord) -> None:
-        """Write the sandbox and its services as they are now."""
-        with self._sessions.begin() as session:
-            row = session.get(SandboxRow, record.id)
-            if row is None:
-                session.add(_to_row(record))
-                return
-            row.status = record.status.value
-            row.reason = record.reason
-            row.expires_at = record.expires_at
-            row.ended_at = record.ended_at
-            row.ttl_minutes = record.ttl_minutes
-            by_name = {s.name: s for s in row.services}
-            for position, service in enumerate(record.services.values()):
-                target = by_name.get(service.name)
-                if target is None:
-                    row.services.append(_service_row(service, position, record.status.live))
-                    continue
-                target.port = service.port
-                target.status = service.status
-                target.reason = service.reason
-                target.active = record.status.live and service.port is not None
+        """Write the state of a reserved sandbox and its services as they are now.
+
+        Two Core UPDATEs, not an ORM load-modify-flush: this sits on every create's path.
+        """
+        sandboxes, services = _tables()
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(sandboxes)
+                .where(sandboxes.c.id == record.id)
+                .values(
+                    status=record.status.value,
+                    reason=record.reason,
+                    expires_at=record.expires_at,
+                    ended_at=record.ended_at,
+                    ttl_minutes=record.ttl_minutes,
+                )
+            )
+            connection.execute(
+                update(services)
+                .where(
+                    services.c.sandbox_id == bindparam("sid"), services.c.name == bindparam("sname")
+                )
+                .values(
+                    port=bindparam("port"),
+                    status=bindparam("status"),
+                    reason=bindparam("reason"),
+                    active=bindparam("active"),
+                ),
+                [
+                    {
+                        "sid": record.id,
+                        "sname": s.name,
+                        "port": s.port,
+                        "status": s.status,
+                        "reason": s.reason,
+                        "active": record.status.live and s.port is not None,
+                    }
+                    for s in record.services.values()
+                ],
+            )
 
     def release_ports(self, sandbox_id: str) -> None:
         with self._sessions.begin() as session:
@@ -186,6 +245,10 @@ class Store:
             return {p for p in session.scalars(query) if p is not None}
 
 
+def _tables() -> tuple[Table, Table]:
+    return cast(Table, SandboxRow.__table__), cast(Table, ServiceRow.__table__)
+
+
 def _sqlite_pragmas(connection: Any, _: Any) -> None:
     cursor = connection.cursor()
     # WAL + NORMAL: durable across a process crash (kill -9), fast commits.
@@ -194,36 +257,6 @@ def _sqlite_pragmas(connection: Any, _: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
-
-
-def _service_row(service: ServiceRecord, position: int, live: bool) -> ServiceRow:
-    return ServiceRow(
-        name=service.name,
-        position=position,
-        template=service.template,
-        port=service.port,
-        active=live and service.port is not None,
-        status=service.status,
-        reason=service.reason,
-        config=service.config,
-    )
-
-
-def _to_row(record: SandboxRecord) -> SandboxRow:
-    return SandboxRow(
-        id=record.id,
-        agent_id=record.agent_id,
-        status=record.status.value,
-        reason=record.reason,
-        created_at=record.created_at,
-        expires_at=record.expires_at,
-        ended_at=record.ended_at,
-        ttl_minutes=record.ttl_minutes,
-        seed=record.seed,
-        services=[
-            _service_row(s, i, record.status.live) for i, s in enumerate(record.services.values())
-        ],
-    )
 
 
 def _to_record(row: SandboxRow) -> SandboxRecord:

@@ -8,6 +8,7 @@ Fixtures render in `jinja2.sandbox.SandboxedEnvironment`: a custom_config is unt
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -60,6 +61,8 @@ def _tojson(value: Any) -> str:
 _ENV.filters["tojson"] = _tojson
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SWITCHES = ("validate_requests", "enforce_auth")
+# Fixtures that render to JSON load fastest; YAML output is accepted too.
+FIXTURE_FILES = ("fixtures.json.j2", "fixtures.yaml.j2")
 DEFAULT_CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"mock_responses": {"type": "object", "default": {}}},
@@ -81,7 +84,9 @@ class Template:
         if spec_path is None:
             raise SpecError(f"template {directory.name!r} has no openapi.yaml")
         schema_path = directory / "config.schema.json"
-        fixtures_path = directory / "fixtures.yaml.j2"
+        fixtures_path = next(
+            (directory / f for f in FIXTURE_FILES if (directory / f).is_file()), directory
+        )
         return cls(
             name=directory.name,
             spec_bytes=spec_path.read_bytes(),
@@ -149,6 +154,9 @@ class Template:
         return StubIndex([*overrides, *fixtures], spec.prefixes)
 
     def _load_fixtures(self, text: str) -> Any:
+        # JSON is YAML too, and parses two orders of magnitude faster: try it first.
+        with contextlib.suppress(ValueError):
+            return json.loads(text)
         if self.origin == REGISTERED:  # fixtures from the API: guard against alias bombs
             return load_yaml(text)
         return yaml.load(text, Loader=_YAML_LOADER)
