@@ -75,6 +75,7 @@ class ResponseDefinition:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: JSON = None
     echo: bool = False  # copy the request's matching scalar fields into the body
+    encoded: bytes | None = None  # the body as sent, when prepared ahead (see StubIndex)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from doppel.engine.negotiate import (
     status_number,
 )
 from doppel.engine.refs import deref, escape
-from doppel.engine.stubs import StubIndex, encode_json
+from doppel.engine.stubs import StubIndex, encode_json, encode_response
 from doppel.engine.validate import auth_error, fits, request_errors, schema_errors
 from doppel.errors import FieldError
 
@@ -178,21 +178,14 @@ def _from_stub(
     found: tuple[Operation, dict[str, str]] | None,
 ) -> tuple[MockResponse, MatchReport]:
     definition = stub.response
-    headers = {k.lower(): v for k, v in definition.headers.items()}
-    body_value = definition.body
-    if definition.echo and request.method in _WRITES:
-        body_value = _echo(body_value, request)
-    if (
-        isinstance(body_value, str)
-        and "content-type" in headers
-        and "json" not in headers["content-type"]
-    ):
-        body = body_value.encode()
-    elif body_value is None and definition.status in (204, 304):
-        body = b""
-    else:
-        body = encode_json(body_value)
-        headers.setdefault("content-type", _JSON)
+    headers, body = dict(definition.headers), definition.encoded
+    if body is None:
+        headers, body = encode_response(definition, definition.body)
+    if definition.echo and request.method in _WRITES and "json" in headers.get("content-type", ""):
+        value = json.loads(body)
+        echoed = _echo(value, request)
+        if echoed is not value:
+            body = encode_json(echoed)
     op = found[0] if found else None
     report = MatchReport(
         source=stub.source,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from doppel.engine.model import (
@@ -110,13 +111,34 @@ def _definition(value: Any, pointer: str) -> ResponseDefinition:
     )
 
 
+def encode_response(
+    definition: ResponseDefinition, value: Any
+) -> tuple[dict[str, str], bytes]:
+    """Headers (lower-case names, a content type) and body bytes for a stub's answer."""
+    headers = {k.lower(): v for k, v in definition.headers.items()}
+    if isinstance(value, str) and "json" not in headers.get("content-type", "json"):
+        return headers, value.encode()
+    if value is None and definition.status in (204, 304):
+        return headers, b""
+    headers.setdefault("content-type", "application/json")
+    return headers, encode_json(value)
+
+
+def _prepared(stub: StubMapping) -> StubMapping:
+    # Bytes are several times smaller than the parsed JSON they came from and need no work
+    # per request; a write that echoes into the body parses them back (see respond).
+    headers, encoded = encode_response(stub.response, stub.response.body)
+    response = replace(stub.response, headers=headers, encoded=encoded, body=None)
+    return replace(stub, response=response)
+
+
 class StubIndex:
     """Stubs grouped by canonical path, most specific first; built once per service instance."""
 
     def __init__(self, stubs: Iterable[StubMapping], prefixes: Sequence[str] = ()) -> None:
         self.prefixes = tuple(prefixes)
         grouped: dict[str, list[tuple[int, int, StubMapping]]] = {}
-        for order, stub in enumerate(stubs):
+        for order, stub in enumerate(map(_prepared, stubs)):
             rank = (0 if stub.source == "override" else 1) * 100 - stub.request.specificity
             grouped.setdefault(self.canonical(stub.request.path), []).append((rank, order, stub))
         ordered = {
