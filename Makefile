@@ -29,7 +29,7 @@ unit: $(STAMP)
 	$(BIN)/pytest -p no:cacheprovider
 
 # Peers and load generator for bench/: Stoplight Prism from npm (pinned in bench/.prism) and wrk.
-bench-deps: $(STAMP)
+bench-deps:
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	cd bench/.prism && npm ci --silent --no-audit --no-fund
 
