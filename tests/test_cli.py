@@ -265,3 +265,31 @@ def test_a_missing_required_option_is_a_usage_error(doppel: Doppel) -> None:
 
     assert result.exit_code == 2
     assert "--agent" in result.stderr
+
+
+def test_templates_add_registers_a_spec_file_for_new_sandboxes(
+    doppel: Doppel, agent: str, shared_specs: Path
+) -> None:
+    name = f"pets-{secrets.token_hex(2)}"
+    spec = shared_specs / "petstore" / "petstore-expanded.yaml"
+    added = doppel("templates", "add", str(spec), "--name", name)
+    assert added.exit_code == 0, added.output
+    assert f"Template {name} registered: 4 operations" in added.stdout
+    sandbox = created(doppel, agent, name)
+    assert sandbox["services"][name]["status"] == "running"
+    listed = doppel("templates", "--json")
+    assert name in [t["name"] for t in json.loads(listed.stdout)]
+    removed = doppel("templates", "rm", name)
+    assert removed.exit_code == 0 and f"Template {name} removed." in removed.stdout
+
+
+def test_templates_add_of_a_broken_spec_exits_1_naming_the_cause(
+    doppel: Doppel, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        "openapi: 3.0.0\npaths:\n  /x:\n    get: {responses: {'200': {$ref: 'other.yaml#/R'}}}\n"
+    )
+    result = doppel("templates", "add", str(broken), "--name", "broken")
+    assert result.exit_code == 1
+    assert "other.yaml#/R" in result.stderr

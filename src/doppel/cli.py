@@ -305,6 +305,52 @@ def templates_show(
     out.print(table)
 
 
+@templates_app.command("add")
+def templates_add(
+    ctx: typer.Context,
+    spec: Annotated[Path, typer.Argument(help="An OpenAPI 3.0/3.1 or Swagger 2.0 file.")],
+    name: Annotated[str, typer.Option(help="The service name sandboxes will ask for.")],
+    config_schema: Annotated[
+        Path | None, typer.Option(help="JSON Schema for the template's custom_config.")
+    ] = None,
+    fixtures: Annotated[
+        Path | None, typer.Option(help="Jinja2 fixtures rendering stubs from the config.")
+    ] = None,
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """Register (or replace) a template from any OpenAPI file; usable by new sandboxes now."""
+    url, as_json = _inherited(ctx, "url", url), _inherited(ctx, "as_json", as_json)
+    try:
+        raw = spec.read_bytes()
+        text = fixtures.read_text() if fixtures else None
+    except OSError as exc:
+        raise typer.BadParameter(f"{exc.filename}: {exc.strerror}") from None
+    schema = _load_json(config_schema)
+    with _client(url) as client:
+        template = client.register_template(name, raw, config_schema=schema, fixtures=text)
+    if as_json:
+        _echo_json(template)
+        return
+    out.print(
+        f"Template {escape(template['name'])} registered: {template['operation_count']} "
+        f"operations from {escape(template['title'] or spec.name)}."
+    )
+
+
+@templates_app.command("rm")
+def templates_rm(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A registered template's name.")],
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Remove a registered template; sandboxes already using it keep running."""
+    url = _inherited(ctx, "url", url)
+    with _client(url) as client:
+        client.delete_template(name)
+    out.print(f"Template {escape(name)} removed.")
+
+
 @contextmanager
 def _client(url: str) -> Iterator[Client]:
     """A client whose every DoppelError ends the command: the detail, each field, exit 1."""

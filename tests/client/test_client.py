@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -280,3 +282,36 @@ def test_the_client_ignores_proxies_in_the_environment(
 
     with Client(server.url) as client:
         assert client.templates()
+
+
+def test_a_registered_template_serves_new_sandboxes_until_it_is_removed(
+    client: Client, agent: str, shared_specs: Path
+) -> None:
+    name = f"twilio-{secrets.token_hex(2)}"
+    raw = (shared_specs / "twilio" / "twilio_api_v2010.json").read_bytes()
+    registered = client.register_template(name, raw)
+    assert registered["operation_count"] == 197 and registered["origin"] == "registered"
+    with client.create_sandbox(agent, [name]) as sandbox:
+        calls = httpx.get(
+            f"{sandbox.url(name)}/2010-04-01/Accounts/AC1/Calls.json", trust_env=False
+        )
+        assert calls.status_code == 200 and "calls" in calls.json()
+    client.delete_template(name)
+    with pytest.raises(InvalidRequestError) as caught:
+        client.create_sandbox(agent, [name])
+    assert caught.value.errors[0].pointer == "/required_services/0"
+
+
+def test_registering_with_a_config_schema_and_fixtures(client: Client, agent: str) -> None:
+    name = f"tiny-{secrets.token_hex(2)}"
+    spec = {
+        "openapi": "3.1.0",
+        "info": {"title": "Tiny", "version": "1"},
+        "paths": {"/hello": {"get": {"responses": {"200": {"description": "ok"}}}}},
+    }
+    schema = {"type": "object", "properties": {"who": {"type": "string", "default": "world"}}}
+    fixtures = '[{"request": {"path": "/hello"}, "response": {"body": {"hi": {{ who|tojson }}}}}]'
+    client.register_template(name, json.dumps(spec), config_schema=schema, fixtures=fixtures)
+    with client.create_sandbox(agent, [name], custom_configs={name: {"who": "agent"}}) as box:
+        assert httpx.get(f"{box.url(name)}/hello", trust_env=False).json() == {"hi": "agent"}
+    client.delete_template(name)

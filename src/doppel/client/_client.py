@@ -104,6 +104,33 @@ class Client:
         """One template in full: its config schema, servers and operations."""
         return self._call("GET", f"/v1/templates/{_segment(name)}", lambda d: dict(d))
 
+    def register_template(
+        self,
+        name: str,
+        spec: bytes | str | Mapping[str, Any],
+        *,
+        config_schema: Mapping[str, Any] | None = None,
+        fixtures: str | None = None,
+    ) -> dict[str, Any]:
+        """Register (or replace) a template from an OpenAPI 3.0/3.1 or Swagger 2.0 document:
+        its bytes or text (JSON or YAML) or a parsed object. New sandboxes can use it at once."""
+        if config_schema is None and fixtures is None and isinstance(spec, bytes | str):
+            raw = spec.encode() if isinstance(spec, str) else spec
+            return self._call(
+                "PUT",
+                f"/v1/templates/{_segment(name)}",
+                lambda d: dict(d),
+                content=raw,
+                headers={"content-type": "application/yaml"},
+            )
+        text = spec.decode() if isinstance(spec, bytes) else spec
+        body = {"name": name, "spec": text, "config_schema": config_schema, "fixtures": fixtures}
+        return self._call("POST", "/v1/templates", lambda d: dict(d), json=body)
+
+    def delete_template(self, name: str) -> None:
+        """Remove a registered template (bundled ones stay); sandboxes using it keep running."""
+        self._call("DELETE", f"/v1/templates/{_segment(name)}", lambda d: None)
+
     # -- plumbing ---------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -134,11 +161,15 @@ class Client:
         *,
         json: Any = None,
         params: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """Send one request and build the result from its JSON; every failure is a DoppelError."""
         url = f"{self.base_url}{path}"
         try:
-            response = self._http.request(method, path, json=json, params=params)
+            response = self._http.request(
+                method, path, json=json, params=params, content=content, headers=headers
+            )
         except httpx.TimeoutException as exc:
             raise ConnectionFailedError(
                 f"{method} {url} got no answer within {self.timeout} s ({type(exc).__name__})",
@@ -152,7 +183,7 @@ class Client:
         if not response.is_success:
             raise error_from_response(response)
         try:
-            return build(response.json())
+            return build(response.json() if response.content else None)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ClientError(
                 f"{method} {url} answered HTTP {response.status_code} with a body this client "
