@@ -6,8 +6,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import github
 import httpx
 import pytest
+from slack_sdk import WebClient
 
 from tests.servers import ControlPlane, port_is_closed
 
@@ -310,3 +312,34 @@ def test_the_journal_records_every_request(control_plane: ControlPlane) -> None:
         ("/v1/me", 200, "override"),
         ("/v1/nothing-here", 404, "error"),
     ]
+
+
+def test_the_vendors_sdks_see_the_customisation_through_a_sandbox(
+    control_plane: ControlPlane,
+) -> None:
+    sandbox = _create(control_plane, THREE_SERVICES).json()
+    urls = {name: s["url"] for name, s in sandbox["services"].items()}
+    slack = WebClient(token="xoxb-test", base_url=f"{urls['slack']}/api/")
+    assert slack.auth_test()["team"] == "Test Team"
+    names = [c["name"] for c in slack.conversations_list()["channels"]]
+    assert names == ["general", "dev", "design"]
+    gh = github.Github(
+        auth=github.Auth.Token("t"), base_url=urls["github"], retry=None,
+        seconds_between_requests=None, seconds_between_writes=None,
+    )  # fmt: skip
+    repo = gh.get_repo("test-org/test-repo")
+    assert repo.default_branch == "main" and repo.owner.login == "test-org"
+    assert repo.create_issue(title="From the agent").title == "From the agent"
+
+
+def test_pygithub_works_through_the_one_port_gateway(control_plane: ControlPlane) -> None:
+    sandbox = _create(control_plane, THREE_SERVICES).json()
+    base = f"{control_plane.url}/sandboxes/{sandbox['sandbox_id']}/github"
+    gh = github.Github(
+        auth=github.Auth.Token("t"), base_url=base, retry=None,
+        seconds_between_requests=None, seconds_between_writes=None,
+    )  # fmt: skip
+    repo = gh.get_repo("test-org/test-repo")
+    assert repo.url == f"{base}/repos/test-org/test-repo"  # links lead back through the gateway
+    assert next(b.name for b in repo.get_branches()) == "main"
+    assert all(p.base.ref == "main" for p in repo.get_pulls())
