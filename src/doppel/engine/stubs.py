@@ -111,9 +111,7 @@ def _definition(value: Any, pointer: str) -> ResponseDefinition:
     )
 
 
-def encode_response(
-    definition: ResponseDefinition, value: Any
-) -> tuple[dict[str, str], bytes]:
+def encode_response(definition: ResponseDefinition, value: Any) -> tuple[dict[str, str], bytes]:
     """Headers (lower-case names, a content type) and body bytes for a stub's answer."""
     headers = {k.lower(): v for k, v in definition.headers.items()}
     if isinstance(value, str) and "json" not in headers.get("content-type", "json"):

@@ -1,6 +1,7 @@
 """Templates: a named service kind made of an OpenAPI spec, a config schema and Jinja2 fixtures.
 
-A template is a folder (`openapi.yaml`, `config.schema.json`, optional `fixtures.yaml.j2`).
+A template is a folder (`openapi.yaml`, `config.schema.json`, optional `fixtures.json.j2` or
+`fixtures.yaml.j2`).
 The bundled ones live beside this file; `DOPPEL_TEMPLATES_DIR` adds more without a code change,
 and `POST /v1/templates` registers more at run time (`origin="registered"`).
 Fixtures render in `jinja2.sandbox.SandboxedEnvironment`: a custom_config is untrusted input.
@@ -45,17 +46,24 @@ _ENV = SandboxedEnvironment(
     undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
 )
 _ENV.filters["slug"] = lambda value: re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")
-# JSON escapes a code point above U+FFFF as a surrogate pair, which YAML rejects; YAML spells it
-# \UXXXXXXXX. The look-behind keeps an escaped backslash followed by "u..." as it is.
-_SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+# Code points that JSON may carry raw but YAML may not, or reads as something else: DEL, the C1
+# controls, U+FFFE/U+FFFF and surrogates (not printable in YAML), and NEL, LS, PS (line breaks in
+# YAML, folded inside a quoted scalar). `json.dumps` itself escapes the C0 controls.
+_NOT_RAW_IN_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 
 
 def _tojson(value: Any) -> str:
-    def join(found: re.Match[str]) -> str:
-        high, low = int(found[2], 16), int(found[3], 16)
-        return f"{found[1]}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08X}"
+    """`value` as JSON text that YAML reads as the same value, for templates of either kind.
 
-    return _SURROGATE_PAIR.sub(join, json.dumps(value))
+    Other characters, those above U+FFFF too, are written raw. A lone surrogate cannot be
+    represented in YAML at all, so it becomes U+FFFD, the replacement character.
+    """
+    return _NOT_RAW_IN_YAML.sub(_escape_for_yaml, json.dumps(value, ensure_ascii=False))
+
+
+def _escape_for_yaml(found: re.Match[str]) -> str:
+    code = ord(found[0])
+    return "\\ufffd" if 0xD800 <= code <= 0xDFFF else f"\\u{code:04x}"
 
 
 _ENV.filters["tojson"] = _tojson
