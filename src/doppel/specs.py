@@ -312,8 +312,10 @@ class SpecCache:
         self._compiled: OrderedDict[str, CompiledSpec] = OrderedDict()
         self._lock = threading.Lock()
 
-    def compile(self, data: bytes, name: str = "") -> CompiledSpec:
-        key = digest(data)
+    def compile(self, data: bytes, name: str = "", key: str | None = None) -> CompiledSpec:
+        """The compiled spec for `data`; `key` is its digest when the caller already has it
+        (hashing GitHub's 13 MB on every sandbox create would cost ~20 ms)."""
+        key = key or digest(data)
         with self._lock:
             cached = self._compiled.get(key)
             if cached is not None:

@@ -34,7 +34,7 @@ from doppel.errors import (
     SpecError,
     TemplateNotFoundError,
 )
-from doppel.specs import SpecCache, check_document, load_yaml
+from doppel.specs import SpecCache, check_document, digest, load_yaml
 
 BUNDLED_DIR = Path(__file__).parent
 SPEC_FILES = ("openapi.yaml", "openapi.yml", "openapi.json")
@@ -169,8 +169,12 @@ class Template:
             return load_yaml(text)
         return yaml.load(text, Loader=_YAML_LOADER)
 
+    @cached_property
+    def digest(self) -> str:
+        return digest(self.spec_bytes)
+
     def compile(self, cache: SpecCache) -> CompiledSpec:
-        return cache.compile(self.spec_bytes, self.spec_name)
+        return cache.compile(self.spec_bytes, self.spec_name, key=self.digest)
 
     def check(self, cache: SpecCache) -> CompiledSpec:
         """Try once what every sandbox will do with this template, before it is accepted:
