@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,12 +17,9 @@ from tests.servers import ControlPlane, free_port
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    plane = ControlPlane(tmp_path_factory.mktemp("cli") / "data").start()
-    try:
-        yield plane
-    finally:
-        plane.stop()
+def server(control_plane: ControlPlane) -> ControlPlane:
+    """This module's own `doppel serve` (see tests/conftest.py)."""
+    return control_plane
 
 
 Doppel = Callable[..., Result]

@@ -27,12 +27,9 @@ from tests.servers import ControlPlane, free_port, port_is_closed
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    plane = ControlPlane(tmp_path_factory.mktemp("client") / "data").start()
-    try:
-        yield plane
-    finally:
-        plane.stop()
+def server(control_plane: ControlPlane) -> ControlPlane:
+    """This module's own `doppel serve` (see tests/conftest.py)."""
+    return control_plane
 
 
 @pytest.fixture
