@@ -281,8 +281,10 @@ def test_a_13_mb_spec_compiles_off_the_event_loop(control_plane: ControlPlane) -
 
     assert outcome["response"].status_code == 201, outcome["response"].text
     assert outcome["response"].json()["operation_count"] > 800
-    # On the event loop, a /healthz sent meanwhile would wait for most of the registration.
-    assert len(latencies) >= 5 and max(latencies) < outcome["seconds"] / 2
+    # On the event loop, the first /healthz sent meanwhile would wait for the whole
+    # registration: one or two answers at most. Counting answers, not timing them, keeps this
+    # independent of how busy the machine is.
+    assert len(latencies) >= 5
     github = _sandbox(control_plane, "github-full")["github-full"]
     assert httpx.get(f"{github}/repos/octo/hello", trust_env=False).status_code == 200
 
@@ -568,7 +570,7 @@ def test_a_billion_laughs_is_refused_quickly_with_flat_memory(
 
     response = _put(control_plane, "hostile", bomb, "application/yaml")
 
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < 10  # expanded, it would run for hours
     assert response.status_code == 422 and "alias bomb" in response.json()["detail"]
     assert _rss_mb(control_plane) - before < 20
     _assert_unharmed(control_plane, alive)
@@ -664,7 +666,7 @@ class _SpecHandler(BaseHTTPRequestHandler):
         elif self.path == "/big":
             self._send(200, b" " * (5 * MB), {"Content-Type": "application/json"})
         elif self.path == "/slow":
-            time.sleep(3)
+            time.sleep(10)
             self._send(200, PETSTORE.read_bytes(), {})
         else:
             self._send(404, b"not here", {})
@@ -786,7 +788,7 @@ def test_a_failed_import_is_422_naming_the_cause(
     response = _import(importer, f"{spec_host.url}{path}", name="failed")
 
     assert response.status_code == 422 and detail in response.json()["detail"]
-    assert time.perf_counter() - started < 2.5
+    assert time.perf_counter() - started < 8  # the import timeout (1 s) fired, not the 10 s sleep
     assert httpx.get(f"{importer.url}/v1/templates/failed", trust_env=False).status_code == 404
 
 
