@@ -110,3 +110,28 @@ async def test_a_taken_port_is_refused_clearly(listeners: Listeners) -> None:
     port = await listeners.open(_instance("a"))
     with pytest.raises(PortInUseError, match=str(port)):
         await listeners.open(_instance("b"), port)
+
+
+@pytest.mark.parametrize(
+    ("spec_switch", "config", "expected"),
+    [
+        pytest.param(None, {}, False, id="off-by-default"),
+        pytest.param(True, {}, True, id="template-turns-it-on"),
+        pytest.param(True, {"validate_requests": False}, False, id="sandbox-turns-it-off"),
+        pytest.param(None, {"validate_requests": True}, True, id="sandbox-turns-it-on"),
+    ],
+)
+def test_switches_come_from_the_sandbox_config_else_the_template(
+    spec_switch: bool | None, config: dict[str, bool], expected: bool
+) -> None:
+    document: dict[str, object] = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {},
+    }
+    if spec_switch is not None:
+        document["x-doppel"] = {"validate_requests": spec_switch}
+    instance = ServiceInstance.of(
+        "t", compile_spec(document), StubIndex(()), config, seed=0, started_at=datetime.now(UTC)
+    )
+    assert instance.validate_requests is expected and instance.enforce_auth is False
