@@ -60,6 +60,21 @@ class _GuardedLoader(yaml.SafeLoader):
         return node
 
 
+class _FastGuardedLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml composes the node graph (several times faster, and it refuses nesting beyond
+    1,000 levels by itself); the graph is then measured as expanded before any Python object
+    is built, so alias bombs and deep nesting are refused just as by `_GuardedLoader`."""
+
+    def get_single_node(self) -> Any:
+        node = super().get_single_node()
+        if node is not None:
+            _check_expansion(node)
+        return node
+
+
+_Loader: type = _FastGuardedLoader if hasattr(yaml, "CSafeLoader") else _GuardedLoader
+
+
 def _check_expansion(root: yaml.Node) -> None:
     """Measure the composed node graph as it would be once aliases are expanded, without
     expanding it: each distinct node is visited once (iteratively), its size and depth memoised."""
@@ -117,8 +132,10 @@ def parse_document(data: bytes, name: str = "") -> Any:
             except ValueError as exc:
                 if name.endswith(".json"):
                     raise SpecError(f"invalid JSON: {exc}", pointer="") from None
-        return yaml.load(data, Loader=_GuardedLoader)
+        return yaml.load(data, Loader=_Loader)
     except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(exc):  # libyaml's own limit, past ours
+            raise SpecError(f"the document is nested deeper than {MAX_DEPTH} levels") from None
         raise SpecError(f"invalid YAML: {exc}", pointer="") from None
     except RecursionError:
         raise SpecError(
@@ -129,7 +146,7 @@ def parse_document(data: bytes, name: str = "") -> Any:
 def load_yaml(text: str | bytes) -> Any:
     """YAML from an untrusted author (a registered template's fixtures), with the same guards."""
     try:
-        return yaml.load(text, Loader=_GuardedLoader)
+        return yaml.load(text, Loader=_Loader)
     except RecursionError:
         raise SpecError("the document is nested too deeply") from None
 
