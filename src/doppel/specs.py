@@ -358,6 +358,10 @@ class SpecCache:
                 self._compiled.popitem(last=False)
         return compiled
 
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._compiled
+
     def compile_file(self, path: Path) -> CompiledSpec:
         try:
             data = path.read_bytes()

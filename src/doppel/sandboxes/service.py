@@ -82,6 +82,7 @@ class SandboxService:
         ttl = self.settings.default_ttl_minutes if ttl_minutes is None else ttl_minutes
         configs = dict(custom_configs or {})
         self._check_request(services, ttl, configs)
+        await self._compiled(services)
         now = self.clock.now()
         record = SandboxRecord(
             id=secrets.token_hex(8),
@@ -158,6 +159,14 @@ class SandboxService:
                     f"{limits.max_overrides}",
                     pointer=f"/custom_configs/{name}/mock_responses",
                 )
+
+    async def _compiled(self, services: Sequence[str]) -> None:
+        """Compile off the event loop any spec the cache no longer holds (a large registered
+        one can take a second), so other requests keep being answered meanwhile."""
+        for name in services:
+            template = self.templates.get(name)
+            if template.digest not in self.cache:
+                await asyncio.to_thread(template.compile, self.cache)
 
     def _prepare(
         self, record: SandboxRecord, services: Sequence[str], configs: Mapping[str, Any]
