@@ -342,3 +342,30 @@ def test_fixture_paths_may_template_a_segment(spec: CompiledSpec) -> None:
     assert _ask(spec, "GET", "/v1/issues/123", stubs=stubs)[2] == {"any": True}
     assert _ask(spec, "GET", "/issues/7", stubs=stubs)[2] == {"seven": True}
     assert _ask(spec, "GET", "/issues/7/comments", stubs=stubs)[0] == 404
+
+
+def test_an_rpc_style_spec_answers_get_and_post_alike() -> None:
+    rpc = compile_spec(
+        {
+            "openapi": "3.1.0",
+            "info": {"title": "rpc", "version": "1"},
+            "paths": {
+                "/auth.test": {
+                    "get": {
+                        "operationId": "auth",
+                        "responses": {
+                            "200": {
+                                "description": "ok",
+                                "content": {"application/json": {"example": {"ok": True}}},
+                            }
+                        },
+                    }
+                }
+            },
+        }
+    )
+    assert rpc.rpc
+    assert _ask(rpc, "POST", "/auth.test")[::2] == (200, {"ok": True})
+    assert _ask(rpc, "PUT", "/auth.test")[0] == 405
+    rest = compile_spec({**SPEC})
+    assert not rest.rpc and _ask(rest, "POST", "/me")[0] == 405

@@ -149,3 +149,18 @@ def test_github_unknown_path_is_githubs_not_found(github_url: str, gh: github.Gi
     assert response.json()["message"] == "Not Found" and "documentation_url" in response.json()
     with pytest.raises(github.UnknownObjectException):
         gh.get_organization("acme").get_repo("x").get_branch("y")
+
+
+def test_slack_sdk_works_against_slacks_own_swagger_spec(shared_specs: Path) -> None:
+    """The vendor's Swagger 2.0 file declares GET for auth.test and friends; slack-sdk POSTs
+    everything. An RPC-style spec answers both."""
+    mock = MockProcess([str(shared_specs / "slack" / "slack_web_openapi_v2.json")])
+    try:
+        client = WebClient(token="xoxb-test", base_url=f"{mock.url}/api/")
+        assert client.auth_test()["ok"] is True
+        assert client.conversations_list(limit=2)["channels"]
+        assert client.users_info(user="U1")["user"]["id"]
+        assert "messages" in client.conversations_history(channel="C1").data
+        assert client.chat_postMessage(channel="C1", text="hi")["ts"]
+    finally:
+        mock.stop()

@@ -54,6 +54,7 @@ class CompiledSpec:
     errors: Mapping[str, Mapping[str, Any]]
     switches: Mapping[str, bool]
     discriminating: bool  # OpenAPI 3.0: `discriminator` picks the branch (3.1: annotation only)
+    rpc: bool  # every path one literal segment (Slack's /chat.postMessage): GET and POST alike
     cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def operation(self, operation_id: str) -> Operation:
@@ -112,6 +113,7 @@ def compile_spec(document: Mapping[str, Any]) -> CompiledSpec:
         upstreams=upstreams + tuple(extension.get("upstreams") or ()),
         errors=dict(extension.get("errors") or {}),
         discriminating=version.startswith("3.0"),
+        rpc=bool(extension.get("rpc", _looks_rpc(paths))),
         switches={
             k: bool(extension[k]) for k in ("validate_requests", "enforce_auth") if k in extension
         },
@@ -155,6 +157,14 @@ def _operation(
             if not isinstance(part, str)
             for name in part.names
         ),
+    )
+
+
+def _looks_rpc(paths: Mapping[str, Any]) -> bool:
+    """An RPC-style API names methods, not resources: every path is one literal segment
+    such as `/chat.postMessage`. Its clients (slack-sdk) POST what the spec calls GET."""
+    return bool(paths) and all(
+        isinstance(p, str) and p.count("/") == 1 and "{" not in p for p in paths
     )
 
 

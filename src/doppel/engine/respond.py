@@ -155,6 +155,8 @@ def _route(
             op = match.values.get(method)
             if op is None and method == "HEAD":
                 op = match.values.get("GET")
+            if op is None and spec.rpc and method in ("GET", "POST"):
+                op = match.values.get("POST" if method == "GET" else "GET")
             if op is not None:
                 return (op, dict(zip(op.path_names, match.captured, strict=False))), ()
             allowed = allowed or tuple(match.values)
