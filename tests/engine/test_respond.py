@@ -219,6 +219,13 @@ def test_errors_take_the_providers_shape() -> None:
 def test_upstream_urls_are_rewritten_in_bodies_and_link_headers(spec: CompiledSpec) -> None:
     _, headers, body, _ = _ask(spec, "GET", "/issues")
     assert body[0]["url"] == "http://127.0.0.1:9/v1/issues/1"
+    assert "link" not in headers  # the spec's example Link leads to pages the mock lacks
+    link = f'<{UPSTREAM}/issues?page=2>; rel="next"'
+    stubs = StubIndex(
+        stubs_from_mock_responses({"/issues": {"headers": {"Link": link}, "body": []}}),
+        spec.prefixes,
+    )
+    _, headers, _, _ = _ask(spec, "GET", "/issues", stubs=stubs)
     assert headers["link"] == '<http://127.0.0.1:9/v1/issues?page=2>; rel="next"'
 
 

@@ -164,3 +164,22 @@ def test_slack_sdk_works_against_slacks_own_swagger_spec(shared_specs: Path) -> 
         assert client.chat_postMessage(channel="C1", text="hi")["ts"]
     finally:
         mock.stop()
+
+
+def test_pygithub_works_against_githubs_own_description(shared_specs: Path) -> None:
+    """The full 12.4 MB description, not the template: URLs rewritten to the mock, no Link
+    header copied from the spec's examples (PyGithub would page off the API)."""
+    mock = MockProcess([str(shared_specs / "github" / "api.github.com.json")])
+    try:
+        gh = github.Github(
+            auth=github.Auth.Token("t"), base_url=mock.url, retry=None,
+            seconds_between_requests=None, seconds_between_writes=None,
+        )  # fmt: skip
+        me = gh.get_user()
+        assert me.login and list(me.get_repos())
+        repo = gh.get_repo("o/r")
+        assert repo.url.startswith(mock.url)
+        assert list(repo.get_branches()) and list(repo.get_issues()) and list(repo.get_pulls())
+        assert repo.create_issue(title="Bug").title == "Bug"
+    finally:
+        mock.stop()

@@ -403,18 +403,23 @@ def _echo(
 def _declared_headers(
     spec: CompiledSpec, response: Mapping[str, Any], context: MockContext, op: Operation, key: str
 ) -> dict[str, str]:
-    """Declared response headers that have an example or are required (never a made-up Link)."""
+    """Declared response headers that have an example or are required.
+
+    Never `Link`: a spec's example (GitHub's `<…/resource?page=2>; rel="next"`) points at
+    pages this mock does not have, and SDKs that paginate (PyGithub) would follow it off the
+    API. A stub may still set one.
+    """
     out: dict[str, str] = {}
     for name, raw in (response.get("headers") or {}).items():
         header = deref(spec.document, raw)
-        if not isinstance(header, Mapping) or name.lower() in _FRAMING:
+        if not isinstance(header, Mapping) or name.lower() in _FRAMING or name.lower() == "link":
             continue
         schema = deref(spec.document, header.get("schema") or {})
         if "example" in header:
             value = header["example"]
         elif isinstance(schema, Mapping) and ("example" in schema or "default" in schema):
             value = schema.get("example", schema.get("default"))
-        elif header.get("required") and name.lower() != "link":
+        elif header.get("required"):
             rng = random.Random(f"{context.seed}:{op.pointer}:{key}:{name}")
             value = generate(schema, spec.document, rng, context.now)
         else:
