@@ -4,6 +4,7 @@ Everything arrives as arguments, so every mock decision is a function of its inp
 """
 
 from doppel.engine.compile import CompiledSpec, Operation, compile_spec
+from doppel.engine.context import MockContext
 from doppel.engine.model import (
     MatchReport,
     MockRequest,
@@ -13,7 +14,7 @@ from doppel.engine.model import (
     ResponseDefinition,
     StubMapping,
 )
-from doppel.engine.respond import MockContext, respond
+from doppel.engine.respond import respond
 from doppel.engine.stubs import StubIndex, stubs_from_fixtures, stubs_from_mock_responses
 
 __all__ = [

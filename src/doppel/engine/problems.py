@@ -1,0 +1,177 @@
+"""Refusals and misses in the provider's own words: the template's error shapes, else the
+error responses the operation declares, else problem+json; each names the real cause."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from doppel.engine.bodies import encode, generated
+from doppel.engine.compile import CompiledSpec, Operation
+from doppel.engine.context import MockContext
+from doppel.engine.model import MatchReport, MockRequest, MockResponse, NearMiss
+from doppel.engine.negotiate import Preferences, choose_media_type
+from doppel.engine.refs import deref, escape
+from doppel.engine.rewrite import finish
+from doppel.engine.stubs import encode_json
+from doppel.engine.validate import auth_error, request_errors, schema_errors
+from doppel.errors import FieldError
+
+_JSON = "application/json"
+_PROBLEM = "application/problem+json"
+_TITLES = {401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}
+
+
+def check(
+    spec: CompiledSpec,
+    request: MockRequest,
+    context: MockContext,
+    op: Operation,
+    path_params: dict[str, str],
+) -> tuple[MockResponse, MatchReport] | None:
+    """Credentials, then the request against the spec, when the sandbox asks for either."""
+    if context.enforce_auth:
+        reason = auth_error(spec, op, request)
+        if reason is not None:
+            return error(spec, request, context, "unauthorized", 401, reason, op)
+    if context.validate_requests:
+        errors = request_errors(spec, op, request, path_params)
+        if errors:
+            detail = "; ".join(f"{e.pointer}: {e.detail}" for e in errors)
+            return error(spec, request, context, "invalid_request", 422, detail, op, errors)
+    return None
+
+
+# Declared responses an error may take, best first, when the template names no error shape.
+
+
+# Declared responses an error may take, best first, when the template names no error shape.
+_ERROR_KEYS = {
+    "unauthorized": ("401", "403", "4XX", "default", "404"),
+    "invalid_request": ("400", "422", "4XX", "default"),
+}
+_MESSAGE_FIELDS = ("message", "detail", "error", "err", "error_description", "title", "msg")
+
+
+def _declared_error(
+    spec: CompiledSpec,
+    request: MockRequest,
+    context: MockContext,
+    op: Operation,
+    kind: str,
+    status: int,
+    detail: str,
+) -> tuple[int, dict[str, str], bytes] | None:
+    """An error as the operation itself declares it: its status, media type and schema, with
+    the real reason in the body's message field where the schema has one."""
+    # The best fitting status the operation declares; failing that any declared client
+    # error (a 404 beats an undeclared 422 for a client that follows the spec).
+    key = next((k for k in _ERROR_KEYS.get(kind, ()) if k in op.responses), None)
+    if key is None and kind == "invalid_request":
+        key = next((k for k in sorted(op.responses) if k.startswith("4") and k != "429"), None)
+    if key is None:
+        return None
+    if key[0].isdigit() and key.isdigit():
+        status = int(key)
+    content = op.responses[key].get("content") or {}
+    media = choose_media_type(content, request.headers.get("accept", "*/*"))
+    if media is None:
+        return status, {}, b""
+    media_object = deref(spec.document, content[media]) or {}
+    schema_at = f"{op.response_pointers[key]}/content/{escape(media)}/schema"
+    value, _ = generated(spec, context, op, key, media, media_object, Preferences(), schema_at)
+    if isinstance(value, dict):
+        for name in _MESSAGE_FIELDS:
+            if isinstance(value.get(name), str):
+                told = {**value, name: detail}
+                if not schema_errors(spec, schema_at, told):
+                    value = told
+                    break
+    return status, {"content-type": media}, encode(value, media)
+
+
+def no_route(
+    spec: CompiledSpec, request: MockRequest, context: MockContext, allowed: tuple[str, ...]
+) -> tuple[MockResponse, MatchReport]:
+    if allowed:
+        detail = f"{request.method} is not allowed on {request.path}; allowed: {', '.join(allowed)}"
+        response, report = error(spec, request, context, "method_not_allowed", 405, detail, None)
+        headers = (*response.headers, ("allow", ", ".join(allowed)))
+        return MockResponse(response.status, headers, response.body), report
+    near = _near_misses(spec, request)
+    detail = f"No operation matches {request.method} {request.path}"
+    if near:
+        detail += "; closest: " + ", ".join(f"{m.method} {m.path}" for m in near)
+    response, report = error(spec, request, context, "not_found", 404, detail, None)
+    return response, MatchReport("error", None, None, report.status, detail, near_misses=near)
+
+
+def _near_misses(spec: CompiledSpec, request: MockRequest, limit: int = 3) -> tuple[NearMiss, ...]:
+    wanted = [s for s in request.path.split("/") if s]
+    scored = []
+    for method, op in spec.router.entries():
+        template = op.path
+        parts = [s for s in template.split("/") if s]
+        same = sum(1 for a, b in zip(wanted, parts, strict=False) if a == b or b.startswith("{"))
+        distance = abs(len(parts) - len(wanted)) + (len(parts) - same) + (method != request.method)
+        scored.append((distance, method, template))
+    scored.sort()
+    return tuple(NearMiss(m, t, f"distance {d}") for d, m, t in scored[:limit] if d <= 3)
+
+
+def error(
+    spec: CompiledSpec,
+    request: MockRequest,
+    context: MockContext,
+    kind: str,
+    status: int,
+    detail: str,
+    op: Operation | None,
+    errors: Sequence[FieldError] = (),
+) -> tuple[MockResponse, MatchReport]:
+    """An error in the provider's shape (`x-doppel.errors`), else as the operation declares
+    it, else problem+json."""
+    shape = spec.errors.get(kind)
+    listed = [{"pointer": e.pointer, "detail": e.detail} for e in errors]
+    declared = None
+    if not isinstance(shape, Mapping) and op is not None:
+        declared = _declared_error(spec, request, context, op, kind, status, detail)
+    if declared is not None:
+        status, headers, body = declared
+    elif isinstance(shape, Mapping):
+        status = int(shape.get("status", status))
+        body = encode_json(_fill(shape.get("body"), detail, listed))
+        headers = {
+            "content-type": _JSON,
+            **{k.lower(): str(v) for k, v in (shape.get("headers") or {}).items()},
+        }
+    else:
+        title = _TITLES.get(status, "Unprocessable Request")
+        problem: dict[str, Any] = {
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": request.path,
+        }
+        if listed:
+            problem["errors"] = listed
+        body = encode_json(problem)
+        headers = {"content-type": _PROBLEM}
+    report = MatchReport(
+        "error", op.operation_id if op else None, op.path if op else None, status, detail
+    )
+    return finish(spec, request, context, status, headers, body), report
+
+
+def _fill(template: Any, detail: str, errors: list[dict[str, str]]) -> Any:
+    """The provider's error body with `"{detail}"` and `"{errors}"` filled in."""
+    if template == "{detail}":
+        return detail
+    if template == "{errors}":
+        return errors
+    if isinstance(template, Mapping):
+        return {k: _fill(v, detail, errors) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_fill(v, detail, errors) for v in template]
+    return template
