@@ -1,7 +1,7 @@
 """Pure ASGI middleware: the control-plane port also serves `/sandboxes/{id}/{service}/...`.
 
-This is the path routing the old nginx did, for deployments that expose a single port; it
-also enforces the request body limit on the control-plane API.
+This is the path routing the old nginx did, for deployments that expose a single port.
+Everything else goes on to the control-plane app.
 """
 
 from __future__ import annotations
@@ -9,17 +9,16 @@ from __future__ import annotations
 from doppel.api.problems import from_error
 from doppel.dataplane import serve
 from doppel.dataplane.app import Receive, Scope, Send
-from doppel.errors import DoppelError, PayloadTooLargeError, SandboxNotFoundError
+from doppel.errors import DoppelError, SandboxNotFoundError
 from doppel.sandboxes import SandboxService
 
 PREFIX = "/sandboxes/"
 
 
 class Gateway:
-    def __init__(self, app: object, service: SandboxService, max_body_bytes: int) -> None:
+    def __init__(self, app: object, service: SandboxService) -> None:
         self.app = app
         self.service = service
-        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -28,13 +27,6 @@ class Gateway:
         path: str = scope["path"]
         if path.startswith(PREFIX):
             await self._proxy(scope, receive, send, path)
-            return
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            error = PayloadTooLargeError(
-                f"the body has {int(length)} bytes; limit max_body_bytes={self.max_body_bytes}"
-            )
-            await from_error(error, path)(scope, receive, send)
             return
         await self.app(scope, receive, send)  # type: ignore[operator]
 
