@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from doppel.api.metrics import Metrics
 from doppel.api.schemas import AGENT_ID, CreateSandbox, Extend, SandboxList, SandboxOut
 from doppel.sandboxes import SandboxService
-from doppel.store import SandboxStatus
+from doppel.store import SandboxRecord, SandboxStatus
 
 AgentId = Annotated[str, Path(pattern=AGENT_ID, max_length=128)]
 
@@ -20,10 +20,8 @@ def sandbox_router(service: SandboxService, host: str, metrics: Metrics) -> APIR
     """`/v1` routes over `service`; service URLs in answers use `host`."""
     api = APIRouter(prefix="/v1")
 
-    def out(record: Any) -> SandboxOut:
+    def out(record: SandboxRecord) -> SandboxOut:
         return SandboxOut.of(record, host)
-
-    api = APIRouter(prefix="/v1")
 
     async def create(agent_id: str, body: CreateSandbox) -> JSONResponse:
         started = time.perf_counter()
