@@ -343,3 +343,29 @@ def test_pygithub_works_through_the_one_port_gateway(control_plane: ControlPlane
     assert repo.url == f"{base}/repos/test-org/test-repo"  # links lead back through the gateway
     assert next(b.name for b in repo.get_branches()) == "main"
     assert all(p.base.ref == "main" for p in repo.get_pulls())
+
+
+def test_state_shows_what_the_agent_changed_and_reset_forgets_it(
+    control_plane: ControlPlane,
+) -> None:
+    sandbox = _create(control_plane, THREE_SERVICES).json()
+    url = f"{control_plane.url}/v1/sandboxes/{sandbox['sandbox_id']}"
+    slack = sandbox["services"]["slack"]["url"]
+    channel = httpx.post(f"{slack}/api/conversations.list", trust_env=False).json()["channels"][0]
+    httpx.post(
+        f"{slack}/api/chat.postMessage",
+        json={"channel": channel["id"], "text": "hi"},
+        trust_env=False,
+    )
+    state = httpx.get(f"{url}/state", trust_env=False).json()["services"]
+    stored = list(state["slack"][f"/conversations.history/{channel['id']}"].values())
+    assert [m["text"] for m in stored] == ["hi"]
+    journal = httpx.get(f"{url}/requests", trust_env=False).json()["services"]["slack"]
+    assert journal[-1]["changes"][0]["collection"] == f"/conversations.history/{channel['id']}"
+    reset = httpx.post(f"{url}/reset", trust_env=False)
+    assert reset.status_code == 200 and reset.json()["status"] == "running"
+    assert httpx.get(f"{url}/state", trust_env=False).json()["services"]["slack"] == {}
+    history = httpx.post(
+        f"{slack}/api/conversations.history", data={"channel": channel["id"]}, trust_env=False
+    ).json()["messages"]
+    assert "hi" not in [m["text"] for m in history]

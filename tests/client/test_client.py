@@ -312,3 +312,16 @@ def test_registering_with_a_config_schema_and_fixtures(client: Client, agent: st
     with client.create_sandbox(agent, [name], custom_configs={name: {"who": "agent"}}) as box:
         assert httpx.get(f"{box.url(name)}/hello", trust_env=False).json() == {"hi": "agent"}
     client.delete_template(name)
+
+
+def test_state_and_reset_through_the_client(client: Client, agent: str) -> None:
+    with client.create_sandbox(
+        agent, ["github"], custom_configs={"github": {"repo": "o/r"}}
+    ) as sandbox:
+        httpx.post(
+            f"{sandbox.url('github')}/repos/o/r/issues", json={"title": "T"}, trust_env=False
+        )
+        issues = sandbox.state()["github"]["/repos/o/r/issues"]
+        assert [i["title"] for i in issues.values()] == ["T"]
+        sandbox.reset()
+        assert sandbox.state()["github"] == {} and sandbox.status == "running"

@@ -183,3 +183,24 @@ def test_pygithub_works_against_githubs_own_description(shared_specs: Path) -> N
         assert repo.create_issue(title="Bug").title == "Bug"
     finally:
         mock.stop()
+
+
+def test_a_created_issue_is_listed_and_read_back(gh: github.Github) -> None:
+    repo = gh.get_repo("acme/rocket")
+    before = [i.number for i in repo.get_issues()]
+    created = repo.create_issue(title="Agent wrote this")
+    assert created.number not in before
+    assert next(i.number for i in repo.get_issues()) == created.number
+    assert repo.get_issue(created.number).title == "Agent wrote this"
+
+
+def test_a_posted_message_is_in_the_channel_history(slack: WebClient) -> None:
+    channels = slack.conversations_list()["channels"]
+    target, other = channels[0]["id"], channels[1]["id"]
+    posted = slack.chat_postMessage(channel=target, text="deploy finished")
+    assert posted["message"]["text"] == "deploy finished"
+    history = slack.conversations_history(channel=target)["messages"]
+    assert (history[0]["text"], history[0]["ts"]) == ("deploy finished", posted["ts"])
+    assert "deploy finished" not in [
+        m["text"] for m in slack.conversations_history(channel=other)["messages"]
+    ]

@@ -81,6 +81,21 @@ def sandbox_router(service: SandboxService, host: str, metrics: Metrics) -> APIR
     async def extend_sandbox(sandbox_id: str, body: Annotated[Extend, Body()]) -> SandboxOut:
         return out(await service.extend(sandbox_id, body.ttl_minutes))
 
+    @api.get(
+        "/sandboxes/{sandbox_id}/state",
+        summary="What the agent's requests created, changed and deleted, per service",
+    )
+    async def sandbox_state(sandbox_id: str) -> dict[str, Any]:
+        return {"sandbox_id": sandbox_id, "services": service.state(sandbox_id)}
+
+    @api.post(
+        "/sandboxes/{sandbox_id}/reset",
+        response_model=SandboxOut,
+        summary="Forget every state change and the journal; the TTL is unchanged",
+    )
+    async def reset_sandbox(sandbox_id: str) -> SandboxOut:
+        return out(service.reset(sandbox_id))
+
     @api.get("/sandboxes/{sandbox_id}/requests", summary="The journal: every request served")
     async def sandbox_requests(sandbox_id: str) -> dict[str, Any]:
         journal = service.journal(sandbox_id)

@@ -95,6 +95,17 @@ class Client:
             "GET", path, lambda d: {str(k): list(v) for k, v in d["services"].items()}
         )
 
+    def state(self, sandbox_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """What the agent's requests created, changed and deleted: service → collection → key →
+        resource (None once deleted)."""
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/state"
+        return self._call("GET", path, lambda d: dict(d["services"]))
+
+    def reset_sandbox(self, sandbox_id: str) -> Sandbox:
+        """Forget every state change and the journal; the TTL is unchanged."""
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/reset"
+        return self._call("POST", path, self._sandbox)
+
     # -- templates --------------------------------------------------------------------------
 
     def templates(self) -> list[TemplateInfo]:

@@ -113,6 +113,14 @@ class Sandbox:
         """Push `expires_at` later by `minutes`."""
         self._load(self._client.extend_sandbox(self.id, minutes).raw)
 
+    def state(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """What the agent created, changed and deleted: service → collection → key → resource."""
+        return self._client.state(self.id)
+
+    def reset(self) -> None:
+        """Forget every state change and the journal; the TTL is unchanged."""
+        self._load(self._client.reset_sandbox(self.id).raw)
+
     def delete(self) -> None:
         """Stop every service; deleting a sandbox that has already ended is not an error."""
         try:

@@ -75,6 +75,7 @@ async def serve(
         now=instance.started_at,
         validate_requests=instance.validate_requests,
         enforce_auth=instance.enforce_auth,
+        state=instance.state,
     )
     started = time.perf_counter()
     try:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from doppel.engine import CompiledSpec, MatchReport, MockRequest, MockResponse, StubIndex
+from doppel.engine.model import StateChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class ServeEvent:
     request_body: str
     response_body: str
     notes: tuple[str, ...] = ()
+    changes: tuple[StateChange, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +44,7 @@ class ServeEvent:
             "request_body": self.request_body,
             "response_body": self.response_body,
             "notes": list(self.notes),
+            "changes": [c.as_dict() for c in self.changes],
         }
 
 
@@ -64,6 +67,8 @@ class ServiceInstance:
     journal_size: int = 1000
     journal: collections.deque[ServeEvent] = field(init=False)
     requests_served: int = 0
+    # {collection path: {key: resource, or None once deleted}}: what the agent's writes made.
+    state: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.journal = collections.deque(maxlen=self.journal_size)
@@ -82,7 +87,21 @@ class ServiceInstance:
     ) -> ServiceInstance:
         """An instance whose switches come from its config, else from the spec's defaults."""
         switches = {k: bool(config.get(k, spec.switches.get(k, False))) for k in _SWITCHES}
-        return cls(name, spec, stubs, seed, started_at, sandbox_id, **switches)
+        return cls(
+            name,
+            spec,
+            stubs,
+            seed,
+            started_at,
+            sandbox_id,
+            validate_requests=switches["validate_requests"],
+            enforce_auth=switches["enforce_auth"],
+        )
+
+    def reset(self) -> None:
+        """Back to the template's answers: forget every state change and the journal."""
+        self.state.clear()
+        self.journal.clear()
 
     def record(
         self,
@@ -93,6 +112,8 @@ class ServiceInstance:
         duration_ms: float,
     ) -> None:
         self.requests_served += 1
+        for change in report.changes:
+            self.state.setdefault(change.collection, {})[change.key] = change.value
         self.journal.append(
             ServeEvent(
                 at=at,
@@ -107,5 +128,6 @@ class ServiceInstance:
                 request_body=request.body[:_BODY_PREVIEW].decode("utf-8", "replace"),
                 response_body=response.body[:_BODY_PREVIEW].decode("utf-8", "replace"),
                 notes=report.notes,
+                changes=report.changes,
             )
         )

@@ -211,3 +211,14 @@ def declared_headers(
             continue
         out[name.lower()] = value if isinstance(value, str) else json.dumps(value)
     return out
+
+
+def schema_at(op: Operation, status: int, media: str) -> str | None:
+    """The JSON pointer of the schema an answer with `status` and `media` is declared with."""
+    responses = op.responses
+    key = next((k for k in (str(status), f"{str(status)[0]}XX", "default") if k in responses), None)
+    content = (responses[key].get("content") or {}) if key is not None else {}
+    declared = next((m for m in content if m.split(";")[0].strip().lower() == media.lower()), None)
+    if key is None or declared is None or "schema" not in (content[declared] or {}):
+        return None
+    return f"{op.response_pointers[key]}/content/{escape(declared)}/schema"

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from doppel.engine import swagger2
 from doppel.engine.refs import deref, escape, locate, normalize
 from doppel.engine.routing import Router, parse_template
+from doppel.engine.state import Resource, Rule, infer_resources, parse_rules
 from doppel.errors import SpecError
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -55,6 +56,8 @@ class CompiledSpec:
     switches: Mapping[str, bool]
     discriminating: bool  # OpenAPI 3.0: `discriminator` picks the branch (3.1: annotation only)
     rpc: bool  # every path one literal segment (Slack's /chat.postMessage): GET and POST alike
+    resources: Mapping[str, Resource]  # operation pointer → its part in a REST collection
+    rules: Mapping[str, tuple[Rule, ...]]  # path → declared state rules (x-doppel.state)
     cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def operation(self, operation_id: str) -> Operation:
@@ -114,6 +117,8 @@ def compile_spec(document: Mapping[str, Any]) -> CompiledSpec:
         errors=dict(extension.get("errors") or {}),
         discriminating=version.startswith("3.0"),
         rpc=bool(extension.get("rpc", _looks_rpc(paths))),
+        resources=infer_resources(operations) if extension.get("state", True) is not False else {},
+        rules=parse_rules(extension.get("state")),
         switches={
             k: bool(extension[k]) for k in ("validate_requests", "enforce_auth") if k in extension
         },

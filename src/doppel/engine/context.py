@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from doppel.engine.state import State
 from doppel.engine.stubs import StubIndex
 
 
@@ -22,3 +23,4 @@ class MockContext:
     now: datetime = datetime(2026, 1, 1)
     validate_requests: bool = False
     enforce_auth: bool = False
+    state: State = field(default_factory=dict)  # read only: changes come back in the report

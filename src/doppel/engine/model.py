@@ -120,6 +120,18 @@ class NearMiss:
 
 
 @dataclass(frozen=True, slots=True)
+class StateChange:
+    """One change to a sandbox's state: a resource stored, or deleted (`value` None)."""
+
+    collection: str
+    key: str
+    value: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"collection": self.collection, "key": self.key, "value": self.value}
+
+
+@dataclass(frozen=True, slots=True)
 class MatchReport:
     """Why the engine answered as it did: the journal's view of one exchange."""
 
@@ -130,3 +142,4 @@ class MatchReport:
     reason: str = ""
     near_misses: tuple[NearMiss, ...] = ()
     notes: tuple[str, ...] = ()
+    changes: tuple[StateChange, ...] = ()

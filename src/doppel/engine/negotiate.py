@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,12 @@ class Preferences:
     dynamic: bool = False
 
 
+_NO_PREFERENCES = Preferences()
+
+
 def parse_prefer(header: str) -> Preferences:
+    if not header:
+        return _NO_PREFERENCES
     values: dict[str, str] = {}
     for part in header.replace(";", ",").split(","):
         key, _, value = part.strip().partition("=")
@@ -61,8 +67,11 @@ def status_number(key: str) -> int:
 
 def choose_media_type(content: Mapping[str, Any], accept: str) -> str | None:
     """The declared media type the client accepts best; JSON first when it accepts anything."""
-    if not content:
-        return None
+    return _best_media(tuple(content), accept) if content else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _best_media(content: tuple[str, ...], accept: str) -> str:
     declared = sorted(content, key=lambda m: not _is_json(m))  # stable: spec order otherwise
     ranges = [r.split(";", 1)[0].strip().lower() for r in accept.split(",") if r.strip()]
     for media_range in ranges:

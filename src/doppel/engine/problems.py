@@ -49,6 +49,7 @@ def check(
 _ERROR_KEYS = {
     "unauthorized": ("401", "403", "4XX", "default", "404"),
     "invalid_request": ("400", "422", "4XX", "default"),
+    "not_found": ("404", "410", "4XX", "default"),  # a resource deleted in this sandbox
 }
 _MESSAGE_FIELDS = ("message", "detail", "error", "err", "error_description", "title", "msg")
 

@@ -7,8 +7,9 @@ generated from the schema. Errors take the provider's shape where the spec decla
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
-from doppel.engine.bodies import WRITES, answer_body, declared_headers, echo
+from doppel.engine.bodies import WRITES, answer_body, declared_headers, echo, is_json, schema_at
 from doppel.engine.compile import CompiledSpec, Operation
 from doppel.engine.context import MockContext
 from doppel.engine.model import MatchReport, MockRequest, MockResponse, Source, StubMapping
@@ -21,7 +22,9 @@ from doppel.engine.negotiate import (
 )
 from doppel.engine.problems import check, error, no_route
 from doppel.engine.rewrite import finish
+from doppel.engine.state import apply, apply_rule, decode, touches
 from doppel.engine.stubs import encode_json, encode_response
+from doppel.engine.validate import schema_errors
 
 
 def respond(
@@ -37,10 +40,66 @@ def respond(
 
     stub = context.stubs.find(request) if context.stubs else None
     if stub is not None:
-        return _from_stub(spec, request, context, stub, found)
-    if found is None:
+        answered = _from_stub(spec, request, context, stub, found)
+    elif found is None:
         return no_route(spec, request, context, allowed)
-    return _from_operation(spec, request, context, found[0], prefer)
+    else:
+        answered = _from_operation(spec, request, context, found[0], prefer)
+    if found is not None and (found[0].pointer in spec.resources or found[0].path in spec.rules):
+        return _stateful(spec, request, context, found, *answered, checked=stub is None)
+    return answered
+
+
+def _stateful(
+    spec: CompiledSpec,
+    request: MockRequest,
+    context: MockContext,
+    found: tuple[Operation, dict[str, str]],
+    response: MockResponse,
+    report: MatchReport,
+    *,
+    checked: bool,
+) -> tuple[MockResponse, MatchReport]:
+    """What earlier requests created, changed or deleted shows in this answer (state.py).
+
+    A body from state replaces the spec's only when it still fits the operation's schema
+    (`checked`); an override's or fixture's answer is the user's to shape.
+    """
+    op, path_params = found
+    resource = spec.resources.get(op.pointer)
+    rules = spec.rules.get(op.path, ())
+    if not context.state and not rules and (resource is None or resource.kind != "create"):
+        return response, report  # a fresh sandbox: nothing stored that could show
+    media = (response.header("content-type") or "").split(";")[0].strip()
+    deleting = resource is not None and resource.kind == "delete"
+    if (
+        not 200 <= response.status < 300
+        or (not deleting and not is_json(media))
+        or not touches(resource, rules, context.state, path_params, request)
+    ):
+        return response, report
+    answer = decode(response.body) if response.body else None
+    outcomes = [apply_rule(rule, context.state, request, answer) for rule in rules]
+    if resource is not None:
+        outcomes.append(apply(resource, context.state, path_params, request, answer))
+    outcome = next((o for o in outcomes if o is not None), None)
+    if outcome is None:
+        return response, report
+    if outcome.gone:
+        detail = f"{request.path} was deleted earlier in this sandbox"
+        return error(spec, request, context, "not_found", 404, detail, op)
+    body, source = response.body, report.source
+    if outcome.body is not None and outcome.body != answer:
+        at = schema_at(op, response.status, media)
+        if checked and at is not None and schema_errors(spec, at, outcome.body):
+            note = "the sandbox's stored resources do not fit this answer's schema; not shown"
+            return response, replace(report, notes=(*report.notes, note))
+        body = encode_json(outcome.body)
+        source = "state" if outcome.read else source
+    return (
+        MockResponse(response.status, response.headers, body),
+        replace(report, source=source, changes=outcome.changes),
+    )
 
 
 def _route(

@@ -299,7 +299,26 @@ class SandboxService:
             return {name: list(i.journal) for name, i in running.instances.items()}
         return {name: list(events) for name, events in self.journals.get(sandbox_id, {}).items()}
 
+    def state(self, sandbox_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """What the agent's requests created, changed and deleted, per service."""
+        running = self._live(sandbox_id)
+        return {name: instance.state for name, instance in running.instances.items()}
+
     # -- change -----------------------------------------------------------------------------
+
+    def reset(self, sandbox_id: str) -> SandboxRecord:
+        """Back to the template's answers: every service forgets its state and journal."""
+        running = self._live(sandbox_id)
+        for instance in running.instances.values():
+            instance.reset()
+        return self.get(sandbox_id)
+
+    def _live(self, sandbox_id: str) -> _Running:
+        self.get(sandbox_id)  # 404 or 410 with the reason
+        running = self.running.get(sandbox_id)
+        if running is None:
+            raise SandboxGoneError(f"sandbox {sandbox_id} is not running", sandbox_id=sandbox_id)
+        return running
 
     async def extend(self, sandbox_id: str, minutes: float) -> SandboxRecord:
         """Push `expires_at` later by `minutes`; the remaining time stays within max TTL."""
