@@ -368,7 +368,3 @@ class SpecCache:
         except OSError as exc:
             raise SpecError(f"cannot read {path}: {exc.strerror}") from None
         return self.compile(data, path.name)
-
-
-def load_file(path: Path) -> Any:
-    return parse_document(path.read_bytes(), path.name)

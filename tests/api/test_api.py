@@ -308,6 +308,8 @@ def test_the_journal_records_every_request(control_plane: ControlPlane) -> None:
         f"{control_plane.url}/v1/sandboxes/{sandbox['sandbox_id']}/requests", trust_env=False
     ).json()
     events = journal["services"]["figma"]
+    assert events[0]["path_template"] == "/me"
+    assert events[1]["near_misses"] and events[1]["path_template"] is None
     assert [(e["path"], e["status"], e["source"]) for e in events] == [
         ("/v1/me", 200, "override"),
         ("/v1/nothing-here", 404, "error"),

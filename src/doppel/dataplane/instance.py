@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from doppel.engine import CompiledSpec, MatchReport, MockRequest, MockResponse, StubIndex
-from doppel.engine.model import StateChange
+from doppel.engine.model import NearMiss, StateChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,8 @@ class ServeEvent:
     response_body: str
     notes: tuple[str, ...] = ()
     changes: tuple[StateChange, ...] = ()
+    path_template: str | None = None
+    near_misses: tuple[NearMiss, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -39,12 +41,16 @@ class ServeEvent:
             "status": self.status,
             "source": self.source,
             "operation_id": self.operation_id,
+            "path_template": self.path_template,
             "reason": self.reason,
             "duration_ms": round(self.duration_ms, 3),
             "request_body": self.request_body,
             "response_body": self.response_body,
             "notes": list(self.notes),
             "changes": [c.as_dict() for c in self.changes],
+            "near_misses": [
+                {"method": m.method, "path": m.path, "reason": m.reason} for m in self.near_misses
+            ],
         }
 
 
@@ -129,5 +135,7 @@ class ServiceInstance:
                 response_body=response.body[:_BODY_PREVIEW].decode("utf-8", "replace"),
                 notes=report.notes,
                 changes=report.changes,
+                path_template=report.path_template,
+                near_misses=report.near_misses,
             )
         )

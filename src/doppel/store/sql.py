@@ -145,12 +145,6 @@ class Store:
                 ],
             )
 
-    def release_ports(self, sandbox_id: str) -> None:
-        with self._sessions.begin() as session:
-            session.execute(
-                update(ServiceRow).where(ServiceRow.sandbox_id == sandbox_id).values(active=False)
-            )
-
     def purge(self, ended_before: datetime) -> int:
         """Forget tombstones older than the retention period."""
         with self._sessions.begin() as session:
