@@ -168,6 +168,12 @@ def test_restart_after_kill_9_brings_sandboxes_back_on_the_same_urls(tmp_path: P
     try:
         kept = _create(server, THREE_SERVICES).json()
         short = _create(server, {"required_services": ["figma"], "ttl_minutes": 0.03}).json()
+        github = kept["services"]["github"]["url"]
+        created = httpx.post(
+            f"{github}/repos/test-org/test-repo/issues",
+            json={"title": "Survives kill -9"},
+            trust_env=False,
+        ).json()
         server.kill()
         for service in kept["services"].values():
             assert port_is_closed(service["port"])
@@ -180,6 +186,10 @@ def test_restart_after_kill_9_brings_sandboxes_back_on_the_same_urls(tmp_path: P
         }
         slack = again["services"]["slack"]["url"]
         assert httpx.post(f"{slack}/api/auth.test", trust_env=False).json()["team"] == "Test Team"
+        issue = httpx.get(
+            f"{github}/repos/test-org/test-repo/issues/{created['number']}", trust_env=False
+        ).json()
+        assert issue["title"] == "Survives kill -9"  # what the agent stored came back too
         expired = httpx.get(f"{server.url}/v1/sandboxes/{short['sandbox_id']}", trust_env=False)
         assert expired.status_code == 410 and expired.json()["reason"] == "expired"
         assert port_is_closed(short["services"]["figma"]["port"])

@@ -92,9 +92,11 @@ async def serve(
         )
     if report.notes:  # e.g. the spec's example broke its schema and generated data was served
         raw_headers.append((b"x-doppel-note", report.notes[0].encode("ascii", "replace")))
+    # Recorded (state applied and persisted) before the answer leaves: once the agent has
+    # its 201, a crash cannot lose what it created.
+    instance.record(datetime.now(UTC), request, response, report, elapsed)
     await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": response.body})
-    instance.record(datetime.now(UTC), request, response, report, elapsed)
 
 
 def _engine_failure(request: MockRequest, exc: Exception) -> tuple[MockResponse, MatchReport]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -75,6 +75,8 @@ class ServiceInstance:
     requests_served: int = 0
     # {collection path: {key: resource, or None once deleted}}: what the agent's writes made.
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Told of every state change once applied (the control plane persists them).
+    on_change: Callable[[tuple[StateChange, ...]], None] | None = None
 
     def __post_init__(self) -> None:
         self.journal = collections.deque(maxlen=self.journal_size)
@@ -120,6 +122,8 @@ class ServiceInstance:
         self.requests_served += 1
         for change in report.changes:
             self.state.setdefault(change.collection, {})[change.key] = change.value
+        if report.changes and self.on_change is not None:
+            self.on_change(report.changes)
         self.journal.append(
             ServeEvent(
                 at=at,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import secrets
@@ -14,6 +15,7 @@ from typing import Any
 
 from doppel.dataplane import ServeEvent, ServiceInstance
 from doppel.engine import CompiledSpec, StubIndex
+from doppel.engine.model import StateChange
 from doppel.errors import (
     ConfigError,
     DoppelError,
@@ -193,7 +195,7 @@ class SandboxService:
     ) -> ServiceInstance:
         template = self.templates.get(name)
         compiled = template.compile(self.cache)
-        return ServiceInstance.of(
+        instance = ServiceInstance.of(
             name,
             compiled,
             self._stubs(template, compiled, config),
@@ -202,6 +204,18 @@ class SandboxService:
             started_at=record.created_at.replace(microsecond=0),
             sandbox_id=record.id,
         )
+        instance.on_change = functools.partial(self._persist_state, record.id, name)
+        return instance
+
+    def _persist_state(self, sandbox_id: str, service: str, changes: Sequence[StateChange]) -> None:
+        """Keep what the agent stored, so a restart brings it back; a failed write costs the
+        persistence of this change (logged), never the answer the agent already has."""
+        try:
+            self.store.save_state(
+                sandbox_id, service, [(c.collection, c.key, c.value) for c in changes]
+            )
+        except Exception:
+            log.exception("could not persist state of %s/%s", sandbox_id, service)
 
     def _stubs(
         self, template: Template, compiled: CompiledSpec, config: Mapping[str, Any]
@@ -311,6 +325,7 @@ class SandboxService:
         running = self._live(sandbox_id)
         for instance in running.instances.values():
             instance.reset()
+        self.store.clear_state(sandbox_id)
         return self.get(sandbox_id)
 
     def _live(self, sandbox_id: str) -> _Running:
@@ -411,6 +426,9 @@ class SandboxService:
                 name: self._instance(record, name, service.config)
                 for name, service in record.services.items()
             }
+            for name, state in self.store.load_state(record.id).items():
+                if name in instances:
+                    instances[name].state.update(state)
             await self._start(record, instances, fixed=True)
         except DoppelError as exc:
             log.warning("sandbox %s could not be restored: %s", record.id, exc.detail)

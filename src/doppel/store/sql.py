@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -27,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import sessionmaker
 
 from doppel.store.records import SandboxRecord, SandboxStatus, ServiceRecord, TemplateRecord
-from doppel.store.tables import SandboxRow, ServiceRow, TemplateRow
+from doppel.store.tables import SandboxRow, ServiceRow, StateRow, TemplateRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _LIVE = (SandboxStatus.CREATING.value, SandboxStatus.RUNNING.value)
@@ -144,6 +145,56 @@ class Store:
                     for s in record.services.values()
                 ],
             )
+
+    # -- state: what agents' requests stored --------------------------------------------
+
+    def save_state(
+        self, sandbox_id: str, service: str, changes: Iterable[tuple[str, str, Any]]
+    ) -> None:
+        """Record (collection, key, value or None once deleted) changes, in arrival order."""
+        table = cast(Table, StateRow.__table__)
+        with self.engine.begin() as connection:
+            seq = connection.scalar(
+                select(func.coalesce(func.max(table.c.seq), 0)).where(
+                    table.c.sandbox_id == sandbox_id
+                )
+            )
+            for collection, key, value in changes:
+                seq = (seq or 0) + 1
+                where = (
+                    (table.c.sandbox_id == sandbox_id)
+                    & (table.c.service == service)
+                    & (table.c.collection == collection)
+                    & (table.c.key == key)
+                )
+                connection.execute(delete(table).where(where))
+                connection.execute(
+                    insert(table).values(
+                        sandbox_id=sandbox_id,
+                        service=service,
+                        collection=collection,
+                        key=key,
+                        seq=seq,
+                        deleted=value is None,
+                        value=value,
+                    )
+                )
+
+    def load_state(self, sandbox_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """service → collection → key → value (None once deleted), in arrival order."""
+        table = cast(Table, StateRow.__table__)
+        query = select(table).where(table.c.sandbox_id == sandbox_id).order_by(table.c.seq)
+        state: dict[str, dict[str, dict[str, Any]]] = {}
+        with self.engine.connect() as connection:
+            for row in connection.execute(query):
+                collection = state.setdefault(row.service, {}).setdefault(row.collection, {})
+                collection[row.key] = None if row.deleted else row.value
+        return state
+
+    def clear_state(self, sandbox_id: str) -> None:
+        table = cast(Table, StateRow.__table__)
+        with self.engine.begin() as connection:
+            connection.execute(delete(table).where(table.c.sandbox_id == sandbox_id))
 
     def purge(self, ended_before: datetime) -> int:
         """Forget tombstones older than the retention period."""

@@ -86,3 +86,19 @@ class TemplateRow(Base):
     source_url: Mapped[str | None] = mapped_column(String(2048))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StateRow(Base):
+    """One resource an agent's requests stored in a sandbox's service (see engine/state.py)."""
+
+    __tablename__ = "service_state"
+
+    sandbox_id: Mapped[str] = mapped_column(
+        ForeignKey("sandboxes.id", ondelete="CASCADE"), primary_key=True
+    )
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    collection: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)  # arrival order: lists show the newest first
+    deleted: Mapped[bool] = mapped_column(Boolean)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
