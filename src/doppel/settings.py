@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     default_ttl_minutes: float = Field(60, gt=0)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     max_overrides: int = Field(200, ge=0)
+    journal_limit: int = Field(10_000, ge=1)  # events kept per service, newest
     # Template uploads (`POST`/`PUT /v1/templates`) get their own, larger body limit: vendor
     # specs are big (GitHub's is 13 MB).
     max_spec_bytes: int = Field(32 * 1024 * 1024, ge=1024)

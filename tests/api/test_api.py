@@ -174,6 +174,8 @@ def test_restart_after_kill_9_brings_sandboxes_back_on_the_same_urls(tmp_path: P
             json={"title": "Survives kill -9"},
             trust_env=False,
         ).json()
+        journal_url = f"{server.url}/v1/sandboxes/{kept['sandbox_id']}/requests"
+        before = httpx.get(journal_url, trust_env=False).json()["services"]["github"]
         server.kill()
         for service in kept["services"].values():
             assert port_is_closed(service["port"])
@@ -190,6 +192,8 @@ def test_restart_after_kill_9_brings_sandboxes_back_on_the_same_urls(tmp_path: P
             f"{github}/repos/test-org/test-repo/issues/{created['number']}", trust_env=False
         ).json()
         assert issue["title"] == "Survives kill -9"  # what the agent stored came back too
+        after = httpx.get(journal_url, trust_env=False).json()["services"]["github"]
+        assert before[0]["method"] == "POST" and after[: len(before)] == before  # the journal too
         expired = httpx.get(f"{server.url}/v1/sandboxes/{short['sandbox_id']}", trust_env=False)
         assert expired.status_code == 410 and expired.json()["reason"] == "expired"
         assert port_is_closed(short["services"]["figma"]["port"])

@@ -101,7 +101,7 @@ def sandbox_router(service: SandboxService, host: str, metrics: Metrics) -> APIR
         journal = service.journal(sandbox_id)
         return {
             "sandbox_id": sandbox_id,
-            "services": {name: [e.as_dict() for e in events] for name, events in journal.items()},
+            "services": journal,
         }
 
     return api

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,16 +69,13 @@ class ServiceInstance:
     sandbox_id: str = ""
     validate_requests: bool = False
     enforce_auth: bool = False
-    journal_size: int = 1000
-    journal: collections.deque[ServeEvent] = field(init=False)
     requests_served: int = 0
     # {collection path: {key: resource, or None once deleted}}: what the agent's writes made.
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Told of every state change once applied (the control plane persists them).
+    # Told of every state change once applied, and of every exchange: the control plane
+    # persists both (the journal is kept there, not here).
     on_change: Callable[[tuple[StateChange, ...]], None] | None = None
-
-    def __post_init__(self) -> None:
-        self.journal = collections.deque(maxlen=self.journal_size)
+    on_event: Callable[[ServeEvent], None] | None = None
 
     @classmethod
     def of(
@@ -107,9 +103,8 @@ class ServiceInstance:
         )
 
     def reset(self) -> None:
-        """Back to the template's answers: forget every state change and the journal."""
+        """Back to the template's answers: forget every state change."""
         self.state.clear()
-        self.journal.clear()
 
     def record(
         self,
@@ -124,7 +119,9 @@ class ServiceInstance:
             self.state.setdefault(change.collection, {})[change.key] = change.value
         if report.changes and self.on_change is not None:
             self.on_change(report.changes)
-        self.journal.append(
+        if self.on_event is None:
+            return
+        self.on_event(
             ServeEvent(
                 at=at,
                 method=request.method,

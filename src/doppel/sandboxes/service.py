@@ -68,7 +68,7 @@ class SandboxService:
         self.cache = cache or SpecCache()
         self.ports = PortAllocator(*settings.port_range, taken=store.live_ports())
         self.running: dict[str, _Running] = {}
-        self.journals: dict[str, dict[str, Sequence[ServeEvent]]] = {}
+        self._unflushed: list[tuple[str, str, dict[str, Any]]] = []  # journal events to write
         self._overlays: dict[tuple[int, int, str], tuple[Template, CompiledSpec, StubIndex]] = {}
 
     # -- create -----------------------------------------------------------------------------
@@ -205,6 +205,7 @@ class SandboxService:
             sandbox_id=record.id,
         )
         instance.on_change = functools.partial(self._persist_state, record.id, name)
+        instance.on_event = functools.partial(self._journal_event, record.id, name)
         return instance
 
     def _persist_state(self, sandbox_id: str, service: str, changes: Sequence[StateChange]) -> None:
@@ -304,14 +305,28 @@ class SandboxService:
         running = self.running.get(sandbox_id)
         return running.instances.get(service) if running else None
 
-    def journal(self, sandbox_id: str) -> dict[str, list[ServeEvent]]:
+    def journal(self, sandbox_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Every exchange each service served, oldest first; kept after the sandbox ends (and
+        across restarts) until its tombstone is purged."""
         record = self.store.get(sandbox_id)
         if record is None:
             raise SandboxNotFoundError(f"no sandbox {sandbox_id!r}")
-        running = self.running.get(sandbox_id)
-        if running is not None:
-            return {name: list(i.journal) for name, i in running.instances.items()}
-        return {name: list(events) for name, events in self.journals.get(sandbox_id, {}).items()}
+        self.flush_journal()
+        events = self.store.load_events(sandbox_id)
+        return {name: events.get(name, []) for name in record.services}
+
+    def flush_journal(self) -> None:
+        """Write the journal events served since the last flush (the reaper calls this)."""
+        if not self._unflushed:
+            return
+        pending, self._unflushed = self._unflushed, []
+        try:
+            self.store.save_events(pending, keep=self.settings.journal_limit)
+        except Exception:
+            log.exception("could not write %d journal events", len(pending))
+
+    def _journal_event(self, sandbox_id: str, service: str, event: ServeEvent) -> None:
+        self._unflushed.append((sandbox_id, service, event.as_dict()))
 
     def state(self, sandbox_id: str) -> dict[str, dict[str, dict[str, Any]]]:
         """What the agent's requests created, changed and deleted, per service."""
@@ -325,7 +340,9 @@ class SandboxService:
         running = self._live(sandbox_id)
         for instance in running.instances.values():
             instance.reset()
+        self.flush_journal()
         self.store.clear_state(sandbox_id)
+        self.store.clear_events(sandbox_id)
         return self.get(sandbox_id)
 
     def _live(self, sandbox_id: str) -> _Running:
@@ -363,7 +380,6 @@ class SandboxService:
 
     async def _end(self, record: SandboxRecord, status: SandboxStatus) -> None:
         check_transition(record.status, status)
-        self._keep_journal(record.id)
         await self._stop_instances(record)
         record.status = status
         record.reason = status.value
@@ -371,11 +387,6 @@ class SandboxService:
         for service in record.services.values():
             service.status = "stopped"
         self.store.save(record)
-
-    def _keep_journal(self, sandbox_id: str) -> None:
-        running = self.running.get(sandbox_id)
-        if running is not None:
-            self.journals[sandbox_id] = {n: i.journal for n, i in running.instances.items()}
 
     async def _stop_instances(self, record: SandboxRecord) -> None:
         running = self.running.pop(record.id, None)
@@ -399,9 +410,8 @@ class SandboxService:
             record.status = SandboxStatus.EXPIRING
             await self._end(record, SandboxStatus.EXPIRED)
             expired += 1
-        cutoff = now - timedelta(seconds=self.settings.retention_seconds)
-        if self.store.purge(cutoff):
-            self.journals = {k: v for k, v in self.journals.items() if self.store.get(k)}
+        self.flush_journal()
+        self.store.purge(now - timedelta(seconds=self.settings.retention_seconds))
         return expired
 
     async def recover(self) -> None:
@@ -438,6 +448,7 @@ class SandboxService:
 
     async def close(self) -> None:
         """Stop serving (the records stay: a restart brings the sandboxes back)."""
+        self.flush_journal()
         for sandbox_id in list(self.running):
             running = self.running.pop(sandbox_id)
             for handle in running.handles.values():

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import sessionmaker
 
 from doppel.store.records import SandboxRecord, SandboxStatus, ServiceRecord, TemplateRecord
-from doppel.store.tables import SandboxRow, ServiceRow, StateRow, TemplateRow
+from doppel.store.tables import JournalRow, SandboxRow, ServiceRow, StateRow, TemplateRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _LIVE = (SandboxStatus.CREATING.value, SandboxStatus.RUNNING.value)
@@ -193,6 +193,39 @@ class Store:
 
     def clear_state(self, sandbox_id: str) -> None:
         table = cast(Table, StateRow.__table__)
+        with self.engine.begin() as connection:
+            connection.execute(delete(table).where(table.c.sandbox_id == sandbox_id))
+
+    # -- the journal ----------------------------------------------------------------------
+
+    def save_events(self, events: Sequence[tuple[str, str, Any]], keep: int) -> None:
+        """Append (sandbox id, service, event) rows; keep at most `keep` per service."""
+        table = cast(Table, JournalRow.__table__)
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(table),
+                [{"sandbox_id": s, "service": name, "event": e} for s, name, e in events],
+            )
+            for sandbox_id, service in {(s, name) for s, name, _ in events}:
+                where = (table.c.sandbox_id == sandbox_id) & (table.c.service == service)
+                oldest_kept = connection.scalar(
+                    select(table.c.id).where(where).order_by(table.c.id.desc()).offset(keep - 1)
+                )
+                if oldest_kept is not None:
+                    connection.execute(delete(table).where(where & (table.c.id < oldest_kept)))
+
+    def load_events(self, sandbox_id: str) -> dict[str, list[Any]]:
+        """service → its events, oldest first."""
+        table = cast(Table, JournalRow.__table__)
+        query = select(table.c.service, table.c.event).where(table.c.sandbox_id == sandbox_id)
+        journal: dict[str, list[Any]] = {}
+        with self.engine.connect() as connection:
+            for service, event in connection.execute(query.order_by(table.c.id)):
+                journal.setdefault(service, []).append(event)
+        return journal
+
+    def clear_events(self, sandbox_id: str) -> None:
+        table = cast(Table, JournalRow.__table__)
         with self.engine.begin() as connection:
             connection.execute(delete(table).where(table.c.sandbox_id == sandbox_id))
 

@@ -102,3 +102,15 @@ class StateRow(Base):
     seq: Mapped[int] = mapped_column(Integer)  # arrival order: lists show the newest first
     deleted: Mapped[bool] = mapped_column(Boolean)
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class JournalRow(Base):
+    """One served exchange (a `ServeEvent` as JSON), kept until the sandbox is purged."""
+
+    __tablename__ = "journal"
+    __table_args__ = (Index("ix_journal_sandbox_service", "sandbox_id", "service", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"))
+    service: Mapped[str] = mapped_column(String(64))
+    event: Mapped[Any] = mapped_column(JSON)

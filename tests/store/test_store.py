@@ -1,0 +1,68 @@
+"""The SQLite store: migrations, the quota-guarded insert, state and journal rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from doppel.store import SandboxRecord, SandboxStatus, ServiceRecord, Store
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _record(sandbox_id: str, agent: str = "a") -> SandboxRecord:
+    return SandboxRecord(
+        sandbox_id, agent, SandboxStatus.CREATING, NOW, NOW + timedelta(minutes=5), 5, 1,
+        {"github": ServiceRecord("github", "github", config={"repo": "o/r"})},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'doppel.db'}")
+
+
+def test_migrations_are_idempotent_and_records_round_trip(store: Store, tmp_path: Path) -> None:
+    assert store.reserve(_record("s1"), quota=5)
+    again = Store(f"sqlite:///{tmp_path / 'doppel.db'}")  # upgrades nothing twice
+    found = again.get("s1")
+    assert found is not None and found.services["github"].config == {"repo": "o/r"}
+    assert found.created_at == NOW
+
+
+def test_reserve_refuses_past_the_quota(store: Store) -> None:
+    assert [store.reserve(_record(f"s{i}"), quota=2) for i in range(3)] == [True, True, False]
+    assert store.reserve(_record("other", agent="b"), quota=2)
+
+
+def test_state_rows_keep_arrival_order_and_deletions(store: Store) -> None:
+    store.reserve(_record("s1"), quota=5)
+    store.save_state("s1", "github", [("/issues", "4", {"n": 4}), ("/issues", "5", {"n": 5})])
+    store.save_state("s1", "github", [("/issues", "4", None)])
+    assert store.load_state("s1") == {"github": {"/issues": {"5": {"n": 5}, "4": None}}}
+    store.clear_state("s1")
+    assert store.load_state("s1") == {}
+
+
+def test_the_journal_keeps_the_newest_events_per_service(store: Store) -> None:
+    store.reserve(_record("s1"), quota=5)
+    store.save_events([("s1", "github", {"n": i}) for i in range(5)], keep=3)
+    store.save_events([("s1", "github", {"n": 5}), ("s1", "slack", {"n": 0})], keep=3)
+    assert store.load_events("s1") == {
+        "github": [{"n": 3}, {"n": 4}, {"n": 5}],
+        "slack": [{"n": 0}],
+    }
+
+
+def test_purging_a_tombstone_drops_its_state_and_journal(store: Store) -> None:
+    record = _record("s1")
+    store.reserve(record, quota=5)
+    store.save_state("s1", "github", [("/issues", "4", {"n": 4})])
+    store.save_events([("s1", "github", {"n": 1})], keep=10)
+    record.status, record.ended_at = SandboxStatus.DELETED, NOW
+    store.save(record)
+    assert store.purge(NOW + timedelta(seconds=1)) == 1
+    assert store.get("s1") is None
+    assert store.load_state("s1") == {} and store.load_events("s1") == {}
