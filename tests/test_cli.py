@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -290,3 +291,19 @@ def test_templates_add_of_a_broken_spec_exits_1_naming_the_cause(
     result = doppel("templates", "add", str(broken), "--name", "broken")
     assert result.exit_code == 1
     assert "other.yaml#/R" in result.stderr
+
+
+def test_requests_state_and_reset(doppel: Doppel, agent: str) -> None:
+    sandbox = created(doppel, agent, "github")
+    github = sandbox["services"]["github"]["url"]
+    httpx.post(f"{github}/repos/doppel/sandbox/issues", json={"title": "T"}, trust_env=False)
+    listed = doppel("sandbox", "requests", sandbox["sandbox_id"])
+    assert listed.exit_code == 0, listed.output
+    assert "POST /repos/doppel/sandbox/issues" in listed.stdout and "201" in listed.stdout
+    state = json.loads(doppel("sandbox", "state", sandbox["sandbox_id"]).stdout)
+    assert [i["title"] for i in state["github"]["/repos/doppel/sandbox/issues"].values()] == ["T"]
+    reset = doppel("sandbox", "reset", sandbox["sandbox_id"])
+    assert reset.exit_code == 0 and "reset" in reset.stdout
+    assert json.loads(doppel("sandbox", "state", sandbox["sandbox_id"]).stdout) == {"github": {}}
+    quiet = doppel("sandbox", "requests", sandbox["sandbox_id"])
+    assert "answered no request yet" in quiet.stdout

@@ -253,6 +253,66 @@ def sandbox_extend(
         out.print(f"Sandbox {sandbox.id} now expires at {_when(sandbox.expires_at)} UTC.")
 
 
+@sandbox_app.command("requests")
+def sandbox_requests(
+    sandbox_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """The journal: every request the sandbox's services answered, and how."""
+    with _client(url) as client:
+        journal = client.requests(sandbox_id)
+    if as_json:
+        _echo_json(journal)
+        return
+    events = sorted(
+        ((event, name) for name, found in journal.items() for event in found),
+        key=lambda pair: str(pair[0].get("at", "")),
+    )
+    if not events:
+        out.print(f"Sandbox {escape(sandbox_id)} has answered no request yet.")
+        return
+    table = Table("At (UTC)", "Service", "Request", "Status", "Answered by", "Changes")
+    requests = [f"{event.get('method')} {event.get('path')}" for event, _ in events]
+    table.columns[2].no_wrap = True  # a request reads as one line; the others may wrap
+    table.columns[2].min_width = max(len(r) for r in requests)
+    for event, name in events:
+        table.add_row(
+            str(event.get("at", ""))[11:23],
+            escape(name),
+            escape(f"{event.get('method')} {event.get('path')}"),
+            str(event.get("status")),
+            escape(f"{event.get('source')} ({event.get('operation_id') or '-'})"),
+            str(len(event.get("changes") or ())),
+        )
+    out.print(table)
+
+
+@sandbox_app.command("state")
+def sandbox_state(
+    sandbox_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: Url = DEFAULT_URL,
+) -> None:
+    """What the agent created, changed and deleted (JSON: service → collection → key)."""
+    with _client(url) as client:
+        _echo_json(client.state(sandbox_id))
+
+
+@sandbox_app.command("reset")
+def sandbox_reset(
+    sandbox_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """Forget what the agent changed and the journal; the sandbox keeps running."""
+    with _client(url) as client:
+        sandbox = client.reset_sandbox(sandbox_id)
+    if as_json:
+        _echo_json(sandbox.raw)
+    else:
+        out.print(f"Sandbox {sandbox.id} reset: its services answer as when it was created.")
+
+
 @templates_app.callback(invoke_without_command=True)
 def templates(ctx: typer.Context, url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
     """List the templates; `doppel templates show NAME` describes one."""
