@@ -231,10 +231,7 @@ def sandbox_rm(
     """Delete a sandbox: its services stop at once."""
     with _client(url) as client:
         sandbox = client.delete_sandbox(sandbox_id)
-    if as_json:
-        _echo_json(sandbox.raw)
-    else:
-        out.print(f"Deleted sandbox {sandbox.id}.")
+    _report(sandbox, as_json, f"Deleted sandbox {sandbox.id}.")
 
 
 @sandbox_app.command("extend")
@@ -247,10 +244,9 @@ def sandbox_extend(
     """Push a sandbox's expiry later."""
     with _client(url) as client:
         sandbox = client.extend_sandbox(sandbox_id, minutes)
-    if as_json:
-        _echo_json(sandbox.raw)
-    else:
-        out.print(f"Sandbox {sandbox.id} now expires at {_when(sandbox.expires_at)} UTC.")
+    _report(
+        sandbox, as_json, f"Sandbox {sandbox.id} now expires at {_when(sandbox.expires_at)} UTC."
+    )
 
 
 @sandbox_app.command("requests")
@@ -307,10 +303,9 @@ def sandbox_reset(
     """Forget what the agent changed and the journal; the sandbox keeps running."""
     with _client(url) as client:
         sandbox = client.reset_sandbox(sandbox_id)
-    if as_json:
-        _echo_json(sandbox.raw)
-    else:
-        out.print(f"Sandbox {sandbox.id} reset: its services answer as when it was created.")
+    _report(
+        sandbox, as_json, f"Sandbox {sandbox.id} reset: its services answer as when it was created."
+    )
 
 
 @templates_app.callback(invoke_without_command=True)
@@ -452,6 +447,14 @@ def _print_sandbox(sandbox: Sandbox, as_json: bool) -> None:
     for name, info in sorted(sandbox.services.items()):
         table.add_row(escape(name), escape(info.template), info.status, info.url or "-")
     out.print(table)
+
+
+def _report(sandbox: Sandbox, as_json: bool, message: str) -> None:
+    """The sandbox as the server answered (`--json`), or one line saying what happened."""
+    if as_json:
+        _echo_json(sandbox.raw)
+    else:
+        out.print(message)
 
 
 def _echo_json(data: Any) -> None:
