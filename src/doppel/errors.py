@@ -13,10 +13,12 @@ from typing import Any, ClassVar
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    """One thing wrong with the input, at a JSON pointer (RFC 6901)."""
+    """One thing wrong with the input, at a JSON pointer (RFC 6901); `code` says how
+    (`missing`, `invalid`), for providers that report it (GitHub's `missing_field`)."""
 
     pointer: str
     detail: str
+    code: str = "invalid"
 
 
 class DoppelError(Exception):

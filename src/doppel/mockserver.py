@@ -36,13 +36,16 @@ def build_instance(
         template = registry.get(spec_or_template)
     compiled = template.compile(cache)
     resolved = template.resolve_config(config or {})
+    started = datetime.now(UTC).replace(microsecond=0)
+    overlay = template.overlay(compiled, resolved, day=started.date())
     return ServiceInstance.of(
         template.name,
         compiled,
-        template.stubs(compiled, resolved),
+        overlay.stubs,
         resolved,
         seed=seed,
-        started_at=datetime.now(UTC).replace(microsecond=0),
+        started_at=started,
+        world=overlay.world,
     )
 
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -119,9 +120,26 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
+def decompress(data: bytes) -> bytes:
+    """The bytes themselves, or their gzip content (bundled vendor specs ship compressed),
+    refused past MAX_SPEC_BYTES before it is all inflated: no gzip bomb gets through."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, MAX_SPEC_BYTES + 1)
+    except zlib.error as exc:
+        raise SpecError(f"invalid gzip data: {exc}", pointer="") from None
+    if len(out) > MAX_SPEC_BYTES or inflater.unconsumed_tail:
+        raise SpecError(f"the document inflates past {MAX_SPEC_BYTES} bytes", pointer="")
+    return out
+
+
 def parse_document(data: bytes, name: str = "") -> Any:
-    """JSON or YAML bytes → Python values. JSON is tried first: it is faster and keeps the
-    surrogate-pair escapes (Twilio's) that YAML rejects."""
+    """JSON or YAML bytes (or either gzip-compressed) → Python values. JSON is tried first: it
+    is faster and keeps the surrogate-pair escapes (Twilio's) that YAML rejects."""
+    data = decompress(data)
+    name = name.removesuffix(".gz")
     if len(data) > MAX_SPEC_BYTES:
         raise SpecError(f"the document is larger than {MAX_SPEC_BYTES} bytes", pointer="")
     try:
@@ -329,9 +347,17 @@ class SpecCache:
         self._compiled: OrderedDict[str, CompiledSpec] = OrderedDict()
         self._lock = threading.Lock()
 
-    def compile(self, data: bytes, name: str = "", key: str | None = None) -> CompiledSpec:
+    def compile(
+        self,
+        data: bytes,
+        name: str = "",
+        key: str | None = None,
+        declarations: Mapping[str, Any] | None = None,
+    ) -> CompiledSpec:
         """The compiled spec for `data`; `key` is its digest when the caller already has it
-        (hashing GitHub's 13 MB on every sandbox create would cost ~20 ms)."""
+        (hashing GitHub's 13 MB on every sandbox create would cost ~20 ms). `declarations`,
+        a template's `x-doppel.yaml`, take the place of the document's own `x-doppel` members
+        (a vendor's file stays as published)."""
         key = key or digest(data)
         with self._lock:
             cached = self._compiled.get(key)
@@ -340,6 +366,10 @@ class SpecCache:
                 return cached
         try:
             document = parse_document(data, name)
+            if declarations and isinstance(document, Mapping):
+                own = document.get("x-doppel")
+                merged = {**(own if isinstance(own, Mapping) else {}), **declarations}
+                document = {**document, "x-doppel": merged}
             check_outline(document)
             check_document(document)
             compiled = compile_spec(document)

@@ -45,6 +45,11 @@ class ServiceOut(BaseModel):
     status: str
     port: int | None
     template: str
+    token: str | None = Field(
+        None,
+        description="The credential issued to this sandbox for this service, in the "
+        "provider's format (ghp_…, xoxb-…, figd_…); with `auth: issued` only it passes.",
+    )
     reason: str | None = None
 
 
@@ -77,6 +82,7 @@ class SandboxOut(BaseModel):
                     status=s.status,
                     port=s.port,
                     template=s.template,
+                    token=s.token,
                     reason=s.reason,
                 )
                 for name, s in record.services.items()

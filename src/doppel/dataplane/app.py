@@ -74,8 +74,12 @@ async def serve(
         seed=instance.seed,
         now=instance.started_at,
         validate_requests=instance.validate_requests,
-        enforce_auth=instance.enforce_auth,
         state=instance.state,
+        world=instance.world,
+        closed_world=instance.closed_world,
+        at=datetime.now(UTC),
+        auth=instance.auth,
+        tokens=instance.tokens,
     )
     started = time.perf_counter()
     try:
@@ -85,7 +89,8 @@ async def serve(
         response, report = _engine_failure(request, exc)
     elapsed = (time.perf_counter() - started) * 1000
     raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-    raw_headers.append((b"content-length", str(len(response.body)).encode()))
+    if not response.chunks:
+        raw_headers.append((b"content-length", str(len(response.body)).encode()))
     if report.operation_id is not None:
         raw_headers.append(
             (b"x-doppel-operation", report.operation_id.encode("latin-1", "replace"))
@@ -96,6 +101,11 @@ async def serve(
     # its 201, a crash cannot lose what it created.
     instance.record(datetime.now(UTC), request, response, report, elapsed)
     await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
+    if response.chunks:  # server-sent events: each event its own chunk, as a stream
+        for chunk in response.chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
     await send({"type": "http.response.body", "body": response.body})
 
 

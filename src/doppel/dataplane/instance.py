@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from doppel.engine import CompiledSpec, MatchReport, MockRequest, MockResponse, StubIndex
+from doppel.engine.context import AuthMode
 from doppel.engine.model import NearMiss, StateChange
+from doppel.engine.world import EMPTY_WORLD, World
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,8 @@ class ServeEvent:
 
 
 _BODY_PREVIEW = 4096
-_SWITCHES = ("validate_requests", "enforce_auth")
+SWITCHES = ("validate_requests", "enforce_auth", "closed_world", "auth")
+AUTH_MODES = ("off", "any", "issued")
 
 
 @dataclass
@@ -68,7 +71,10 @@ class ServiceInstance:
     started_at: datetime
     sandbox_id: str = ""
     validate_requests: bool = False
-    enforce_auth: bool = False
+    closed_world: bool = False
+    auth: AuthMode = "off"
+    world: World = EMPTY_WORLD  # what the template's fixtures put here (shared, immutable)
+    tokens: frozenset[str] = frozenset()  # issued to this sandbox for this service
     requests_served: int = 0
     # {collection path: {key: resource, or None once deleted}}: what the agent's writes made.
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -88,9 +94,12 @@ class ServiceInstance:
         seed: int,
         started_at: datetime,
         sandbox_id: str = "",
+        world: World = EMPTY_WORLD,
+        tokens: frozenset[str] = frozenset(),
     ) -> ServiceInstance:
-        """An instance whose switches come from its config, else from the spec's defaults."""
-        switches = {k: bool(config.get(k, spec.switches.get(k, False))) for k in _SWITCHES}
+        """An instance whose switches come from its config, else from the template's
+        declarations: `auth` is `any` where the template declares how tokens travel (or
+        asks to enforce its security schemes), else `off`."""
         return cls(
             name,
             spec,
@@ -98,9 +107,18 @@ class ServiceInstance:
             seed,
             started_at,
             sandbox_id,
-            validate_requests=switches["validate_requests"],
-            enforce_auth=switches["enforce_auth"],
+            validate_requests=bool(
+                config.get("validate_requests", spec.switches.get("validate_requests", False))
+            ),
+            closed_world=bool(config.get("closed_world", spec.switches.get("closed_world", False))),
+            auth=auth_mode(spec, config),
+            world=world,
+            tokens=tokens,
         )
+
+    @property
+    def enforce_auth(self) -> bool:
+        return self.auth != "off"
 
     def reset(self) -> None:
         """Back to the template's answers: forget every state change."""
@@ -140,3 +158,13 @@ class ServiceInstance:
                 near_misses=report.near_misses,
             )
         )
+
+
+def auth_mode(spec: CompiledSpec, config: Mapping[str, Any]) -> AuthMode:
+    chosen = config.get("auth")
+    if chosen in AUTH_MODES:
+        return chosen  # type: ignore[no-any-return]
+    if "enforce_auth" in config:
+        return "any" if config["enforce_auth"] else "off"
+    declared = spec.declarations.auth is not None or spec.switches.get("enforce_auth", False)
+    return "any" if declared else "off"

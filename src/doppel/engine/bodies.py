@@ -35,20 +35,47 @@ def answer_body(
     prefer: Preferences,
 ) -> tuple[bytes, Source, tuple[str, ...]]:
     media_object = deref(spec.document, op.responses[key]["content"][media]) or {}
-    cache_key = (op.pointer, key, media, prefer.example, prefer.dynamic, context.seed, context.now)
-    cached = spec.cache.get(cache_key)
-    if cached is None:
-        cached = _render_body(spec, op, key, media, media_object, prefer, context)
-        if len(spec.cache) >= _CACHE_LIMIT:
-            spec.cache.pop(next(iter(spec.cache)))
-        spec.cache[cache_key] = cached
-    value, body, source, notes = cached
+    value, body, source, notes = _cached(spec, context, op, key, media, media_object, prefer)
     if request.method in WRITES and isinstance(value, dict):
         echoed = echo(value, request, media_object.get("schema"), spec.document)
         schema_at = f"{op.response_pointers[key]}/content/{escape(media)}/schema"
         if echoed is not value and not schema_errors(spec, schema_at, echoed):
             body = encode(echoed, media)
     return body, source, notes
+
+
+def answer_value(
+    spec: CompiledSpec, context: MockContext, op: Operation, key: str, media: str
+) -> Any:
+    """The operation's answer as a value (its example when that fits, else generated data),
+    shared and cached: never to be changed in place."""
+    media_object = deref(spec.document, op.responses[key]["content"][media]) or {}
+    return _cached(spec, context, op, key, media, media_object, _NO_PREFERENCES)[0]
+
+
+_NO_PREFERENCES = Preferences()
+
+
+def _cached(
+    spec: CompiledSpec,
+    context: MockContext,
+    op: Operation,
+    key: str,
+    media: str,
+    media_object: Mapping[str, Any],
+    prefer: Preferences,
+) -> tuple[Any, bytes, Source, tuple[str, ...]]:
+    # Bodies depend on the instance (seed, start time): their own cache, bounded, so that
+    # a thousand sandboxes do not evict what every sandbox shares (validators, templates).
+    bodies: dict[Any, Any] = spec.cache.setdefault("bodies", {})
+    cache_key = (op.pointer, key, media, prefer.example, prefer.dynamic, context.seed, context.now)
+    cached = bodies.get(cache_key)
+    if cached is None:
+        cached = _render_body(spec, op, key, media, media_object, prefer, context)
+        if len(bodies) >= _CACHE_LIMIT:
+            bodies.pop(next(iter(bodies)))
+        bodies[cache_key] = cached
+    return cached
 
 
 def _render_body(

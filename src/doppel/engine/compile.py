@@ -8,9 +8,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from doppel.engine import swagger2
+from doppel.engine.declarations import Declarations, ErrorShape, parse_declarations
 from doppel.engine.refs import deref, escape, locate, normalize
+from doppel.engine.resources import Resources, build_resources
 from doppel.engine.routing import Router, parse_template
-from doppel.engine.state import Resource, Rule, infer_resources, parse_rules
 from doppel.errors import SpecError
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -52,12 +53,12 @@ class CompiledSpec:
     operations: tuple[Operation, ...]
     prefixes: tuple[str, ...]
     upstreams: tuple[str, ...]
-    errors: Mapping[str, Mapping[str, Any]]
+    errors: Mapping[str, ErrorShape]
     switches: Mapping[str, bool]
     discriminating: bool  # OpenAPI 3.0: `discriminator` picks the branch (3.1: annotation only)
     rpc: bool  # every path one literal segment (Slack's /chat.postMessage): GET and POST alike
-    resources: Mapping[str, Resource]  # operation pointer → its part in a REST collection
-    rules: Mapping[str, tuple[Rule, ...]]  # path → declared state rules (x-doppel.state)
+    declarations: Declarations  # the template's x-doppel, typed
+    resources: Resources  # kinds, what each operation does with them, references
     cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def operation(self, operation_id: str) -> Operation:
@@ -105,23 +106,26 @@ def compile_spec(document: Mapping[str, Any]) -> CompiledSpec:
             router.add(template, op.method, op, multi)
 
     info = document.get("info") or {}
-    extension = document.get("x-doppel") or {}
+    declared = parse_declarations(document.get("x-doppel"))
     prefixes, upstreams = _servers(document)
+    switches = {
+        name: value
+        for name in ("validate_requests", "enforce_auth", "closed_world")
+        if (value := getattr(declared, name)) is not None
+    }
     return CompiledSpec(
         document=document,
         title=str(info.get("title", "")),
         router=router,
         operations=tuple(operations),
-        prefixes=prefixes,
-        upstreams=upstreams + tuple(extension.get("upstreams") or ()),
-        errors=dict(extension.get("errors") or {}),
+        prefixes=prefixes + tuple(p for p in declared.prefixes if p not in prefixes),
+        upstreams=upstreams + tuple(u for u in declared.upstreams if u not in upstreams),
+        errors={str(k): v for k, v in declared.errors.items()},
         discriminating=version.startswith("3.0"),
-        rpc=bool(extension.get("rpc", _looks_rpc(paths))),
-        resources=infer_resources(operations) if extension.get("state", True) is not False else {},
-        rules=parse_rules(extension.get("state")),
-        switches={
-            k: bool(extension[k]) for k in ("validate_requests", "enforce_auth") if k in extension
-        },
+        rpc=declared.rpc if declared.rpc is not None else _looks_rpc(paths),
+        declarations=declared,
+        resources=build_resources(operations, declared),
+        switches=switches,
     )
 
 

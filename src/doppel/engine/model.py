@@ -9,7 +9,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs
 
 JSON = Any
-Source = Literal["override", "fixture", "state", "example", "generated", "error"]
+Source = Literal["override", "fixture", "world", "state", "example", "generated", "error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +58,7 @@ class MockResponse:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    chunks: tuple[bytes, ...] = ()  # a stream (server-sent events), sent piece by piece
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()

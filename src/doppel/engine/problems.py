@@ -3,18 +3,22 @@ error responses the operation declares, else problem+json; each names the real c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from doppel.engine.actions import Refusal
+from doppel.engine.auth import check_credentials
 from doppel.engine.bodies import encode, generated
 from doppel.engine.compile import CompiledSpec, Operation
 from doppel.engine.context import MockContext
+from doppel.engine.declarations import ErrorShape
+from doppel.engine.expressions import Env, render
 from doppel.engine.model import MatchReport, MockRequest, MockResponse, NearMiss
 from doppel.engine.negotiate import Preferences, choose_media_type
 from doppel.engine.refs import deref, escape
 from doppel.engine.rewrite import finish
 from doppel.engine.stubs import encode_json
-from doppel.engine.validate import auth_error, request_errors, schema_errors
+from doppel.engine.validate import request_errors, schema_errors
 from doppel.errors import FieldError
 
 _JSON = "application/json"
@@ -30,25 +34,65 @@ def check(
     path_params: dict[str, str],
 ) -> tuple[MockResponse, MatchReport] | None:
     """Credentials, then the request against the spec, when the sandbox asks for either."""
-    if context.enforce_auth:
-        reason = auth_error(spec, op, request)
-        if reason is not None:
-            return error(spec, request, context, "unauthorized", 401, reason, op)
+    failure = check_credentials(spec, op, request, context)
+    if failure is not None:
+        status = 401
+        return error(spec, request, context, failure.kind, status, failure.detail, op)
     if context.validate_requests:
         errors = request_errors(spec, op, request, path_params)
         if errors:
             detail = "; ".join(f"{e.pointer}: {e.detail}" for e in errors)
-            return error(spec, request, context, "invalid_request", 422, detail, op, errors)
+            binding = spec.resources.bindings.get(op.pointer)
+            kind = spec.resources.kinds.get(binding.kind or "") if binding else None
+            resource = (kind.title if kind else None) or None
+            return error(
+                spec, request, context, "invalid_request", 422, detail, op, errors,
+                resource=resource,
+            )  # fmt: skip
     return None
 
 
-# Declared responses an error may take, best first, when the template names no error shape.
+def refuse(
+    spec: CompiledSpec,
+    request: MockRequest,
+    context: MockContext,
+    op: Operation,
+    refusal: Refusal,
+) -> tuple[MockResponse, MatchReport]:
+    """A refusal of the world (not found, conflict, a failed requirement) as an error."""
+    status = refusal.status or _STATUSES.get(refusal.kind, 400)
+    return error(
+        spec,
+        request,
+        context,
+        refusal.kind,
+        status,
+        refusal.detail,
+        op,
+        refusal.errors,
+        code=refusal.code,
+        resource=refusal.resource,
+        field=refusal.field,
+    )
 
 
+_STATUSES = {
+    "not_found": 404,
+    "unauthorized": 401,
+    "bad_credentials": 401,
+    "invalid_request": 422,
+    "conflict": 409,
+    "forbidden": 403,
+    "method_not_allowed": 405,
+    "not_acceptable": 422,
+}
 # Declared responses an error may take, best first, when the template names no error shape.
 _ERROR_KEYS = {
     "unauthorized": ("401", "403", "4XX", "default", "404"),
+    "bad_credentials": ("401", "403", "4XX", "default", "404"),
+    "forbidden": ("403", "401", "4XX", "default"),
     "invalid_request": ("400", "422", "4XX", "default"),
+    "conflict": ("409", "422", "400", "4XX", "default"),
     "not_found": ("404", "410", "4XX", "default"),  # a resource deleted in this sandbox
 }
 _MESSAGE_FIELDS = ("message", "detail", "error", "err", "error_description", "title", "msg")
@@ -129,23 +173,24 @@ def error(
     detail: str,
     op: Operation | None,
     errors: Sequence[FieldError] = (),
+    *,
+    code: str | None = None,
+    resource: str | None = None,
+    field: str | None = None,
 ) -> tuple[MockResponse, MatchReport]:
-    """An error in the provider's shape (`x-doppel.errors`), else as the operation declares
-    it, else problem+json."""
-    shape = spec.errors.get(kind)
-    listed = [{"pointer": e.pointer, "detail": e.detail} for e in errors]
+    """An error in the provider's shape (the operation's or the template's `errors`), else as
+    the operation declares it, else problem+json."""
+    shape = _shape(spec, op, kind)
     declared = None
-    if not isinstance(shape, Mapping) and op is not None:
+    if shape is None and op is not None:
         declared = _declared_error(spec, request, context, op, kind, status, detail)
     if declared is not None:
         status, headers, body = declared
-    elif isinstance(shape, Mapping):
-        status = int(shape.get("status", status))
-        body = encode_json(_fill(shape.get("body"), detail, listed))
-        headers = {
-            "content-type": _JSON,
-            **{k.lower(): str(v) for k, v in (shape.get("headers") or {}).items()},
-        }
+    elif shape is not None:
+        status = shape.status
+        value = render(shape.body, _error_env(shape, kind, detail, errors, code, resource, field))
+        body = encode_json(value)
+        headers = {"content-type": _JSON, **{k.lower(): v for k, v in shape.headers.items()}}
     else:
         title = _TITLES.get(status, "Unprocessable Request")
         problem: dict[str, Any] = {
@@ -155,8 +200,8 @@ def error(
             "detail": detail,
             "instance": request.path,
         }
-        if listed:
-            problem["errors"] = listed
+        if errors:
+            problem["errors"] = [{"pointer": e.pointer, "detail": e.detail} for e in errors]
         body = encode_json(problem)
         headers = {"content-type": _PROBLEM}
     report = MatchReport(
@@ -165,14 +210,58 @@ def error(
     return finish(spec, request, context, status, headers, body), report
 
 
-def _fill(template: Any, detail: str, errors: list[dict[str, str]]) -> Any:
-    """The provider's error body with `"{detail}"` and `"{errors}"` filled in."""
-    if template == "{detail}":
-        return detail
-    if template == "{errors}":
-        return errors
-    if isinstance(template, Mapping):
-        return {k: _fill(v, detail, errors) for k, v in template.items()}
-    if isinstance(template, list):
-        return [_fill(v, detail, errors) for v in template]
-    return template
+def _shape(spec: CompiledSpec, op: Operation | None, kind: str) -> ErrorShape | None:
+    if op is not None:
+        binding = spec.resources.bindings.get(op.pointer)
+        if binding is not None and kind in binding.errors:
+            return binding.errors[kind]
+    shape = spec.errors.get(kind)
+    if shape is None and kind == "bad_credentials":
+        shape = spec.errors.get("unauthorized")
+    return shape
+
+
+def _error_env(
+    shape: ErrorShape,
+    kind: str,
+    detail: str,
+    errors: Sequence[FieldError],
+    code: str | None,
+    resource: str | None,
+    field: str | None,
+) -> Env:
+    """What an error shape's placeholders read: `{detail}`, `{code}`, `{resource}`,
+    `{field}`, and `{errors}` (each field error through the shape's `item`)."""
+    code = code or shape.codes.get(kind) or shape.code
+    roots: dict[str, Any] = {"detail": detail, "kind": kind}
+    for name, value in (("code", code), ("resource", resource), ("field", field)):
+        if value is not None:
+            roots[name] = value
+    items = []
+    for found in errors:
+        name = field or _field_of(found.pointer)
+        item_roots = {
+            **roots,
+            "pointer": found.pointer,
+            "detail": found.detail,
+            "code": shape.codes.get(found.code, found.code),
+        }
+        if name:
+            item_roots["field"] = name
+        template = (
+            shape.item if shape.item is not None else {"pointer": "{pointer}", "detail": "{detail}"}
+        )
+        items.append(render(template, Env(item_roots)))
+    roots["errors"] = items
+    roots["messages"] = [f"[ERROR] {e.detail} [json-pointer:{e.pointer}]" for e in errors] or [
+        f"[ERROR] {detail}"
+    ]
+    return Env(roots)
+
+
+def _field_of(pointer: str) -> str:
+    """`/body/title` → `title`: the member a field error is about."""
+    parts = [p for p in pointer.split("/") if p]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    return parts[0].replace("~1", "/").replace("~0", "~") if parts else ""

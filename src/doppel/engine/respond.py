@@ -1,18 +1,25 @@
 """The pure mock pipeline: (compiled spec, request, context) → response and match report.
 
-Precedence: a per-sandbox override, then a template fixture, then a spec example, then data
-generated from the schema. Errors take the provider's shape where the spec declares one.
+Errors take the provider's shape where the template or the spec declares one.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
-from doppel.engine.bodies import WRITES, answer_body, declared_headers, echo, is_json, schema_at
+from doppel.engine.actions import Answer, Refusal, act
+from doppel.engine.bodies import WRITES, answer_body, declared_headers, echo
 from doppel.engine.compile import CompiledSpec, Operation
 from doppel.engine.context import MockContext
-from doppel.engine.model import MatchReport, MockRequest, MockResponse, Source, StubMapping
+from doppel.engine.expressions import MISSING
+from doppel.engine.model import (
+    MatchReport,
+    MockRequest,
+    MockResponse,
+    Source,
+    StateChange,
+    StubMapping,
+)
 from doppel.engine.negotiate import (
     Preferences,
     choose_media_type,
@@ -20,86 +27,63 @@ from doppel.engine.negotiate import (
     parse_prefer,
     status_number,
 )
-from doppel.engine.problems import check, error, no_route
+from doppel.engine.problems import check, error, no_route, refuse
 from doppel.engine.rewrite import finish
-from doppel.engine.state import apply, apply_rule, decode, touches
+from doppel.engine.stream import events, stream_headers, wants_stream
 from doppel.engine.stubs import encode_json, encode_response
-from doppel.engine.validate import schema_errors
 
 
 def respond(
     spec: CompiledSpec, request: MockRequest, context: MockContext
 ) -> tuple[MockResponse, MatchReport]:
-    """Answer one request. Pure: same inputs (seed and `now` included), same bytes."""
+    """Answer one request. Pure: same inputs (seed, clock and state included), same bytes.
+
+    Precedence: the sandbox's overrides; credentials and request checks as the provider
+    makes them; the template's fixtures; the world (what the service holds and what the
+    agent changed); the spec's example; data generated from the schema.
+    """
     prefer = parse_prefer(request.headers.get("prefer", ""))
     found, allowed = _route(spec, request)
-    if found is not None and (context.enforce_auth or context.validate_requests):
-        refused = check(spec, request, context, *found)
-        if refused is not None:
-            return refused
-
     stub = context.stubs.find(request) if context.stubs else None
-    if stub is not None:
-        answered = _from_stub(spec, request, context, stub, found)
-    elif found is None:
+    if stub is not None and stub.source == "override":
+        return _from_stub(spec, request, context, stub, found)
+    if found is None:
+        if stub is not None:
+            return _from_stub(spec, request, context, stub, found)
         return no_route(spec, request, context, allowed)
-    else:
-        answered = _from_operation(spec, request, context, found[0], prefer)
-    if found is not None and (found[0].pointer in spec.resources or found[0].path in spec.rules):
-        return _stateful(spec, request, context, found, *answered, checked=stub is None)
-    return answered
+    op, path_params = found
+    refused = check(spec, request, context, op, path_params)
+    if refused is not None:
+        return refused
+    if stub is not None:
+        return _from_stub(spec, request, context, stub, found)
+    key = choose_status(op.responses, prefer.code)
+    if prefer.code is None or (key is not None and key.startswith("2")):
+        outcome, changes = act(spec, op, request, context, path_params, key)
+        if isinstance(outcome, Answer):
+            return _from_answer(spec, request, context, op, outcome, changes)
+        if isinstance(outcome, Refusal):
+            return refuse(spec, request, context, op, outcome)
+    return _from_operation(spec, request, context, op, prefer)
 
 
-def _stateful(
+def _from_answer(
     spec: CompiledSpec,
     request: MockRequest,
     context: MockContext,
-    found: tuple[Operation, dict[str, str]],
-    response: MockResponse,
-    report: MatchReport,
-    *,
-    checked: bool,
+    op: Operation,
+    answer: Answer,
+    changes: tuple[StateChange, ...],
 ) -> tuple[MockResponse, MatchReport]:
-    """What earlier requests created, changed or deleted shows in this answer (state.py).
-
-    A body from state replaces the spec's only when it still fits the operation's schema
-    (`checked`); an override's or fixture's answer is the user's to shape.
-    """
-    op, path_params = found
-    resource = spec.resources.get(op.pointer)
-    rules = spec.rules.get(op.path, ())
-    if not context.state and not rules and (resource is None or resource.kind != "create"):
-        return response, report  # a fresh sandbox: nothing stored that could show
-    media = (response.header("content-type") or "").split(";")[0].strip()
-    deleting = resource is not None and resource.kind == "delete"
-    if (
-        not 200 <= response.status < 300
-        or (not deleting and not is_json(media))
-        or not touches(resource, rules, context.state, path_params, request)
-    ):
-        return response, report
-    answer = decode(response.body) if response.body else None
-    outcomes = [apply_rule(rule, context.state, request, answer) for rule in rules]
-    if resource is not None:
-        outcomes.append(apply(resource, context.state, path_params, request, answer))
-    outcome = next((o for o in outcomes if o is not None), None)
-    if outcome is None:
-        return response, report
-    if outcome.gone:
-        detail = f"{request.path} was deleted earlier in this sandbox"
-        return error(spec, request, context, "not_found", 404, detail, op)
-    body, source = response.body, report.source
-    if outcome.body is not None and outcome.body != answer:
-        at = schema_at(op, response.status, media)
-        if checked and at is not None and schema_errors(spec, at, outcome.body):
-            note = "the sandbox's stored resources do not fit this answer's schema; not shown"
-            return response, replace(report, notes=(*report.notes, note))
-        body = encode_json(outcome.body)
-        source = "state" if outcome.read else source
-    return (
-        MockResponse(response.status, response.headers, body),
-        replace(report, source=source, changes=outcome.changes),
-    )
+    headers = dict(answer.headers)
+    body = b""
+    if answer.body is not MISSING:
+        headers["content-type"] = answer.media or "application/json"
+        body = encode_json(answer.body)
+    binding = spec.resources.bindings.get(op.pointer)
+    reason = f"{binding.action} {binding.kind or ''}".strip() if binding else "world"
+    report = MatchReport("world", op.operation_id, op.path, answer.status, reason, changes=changes)
+    return finish(spec, request, context, answer.status, headers, body), report
 
 
 def _route(
@@ -182,6 +166,11 @@ def _from_operation(
         return finish(spec, request, context, 204, {}, b""), report
     status = status_number(key)
     response = op.responses[key]
+    if wants_stream(spec, op, request, key):
+        chunks = events(spec, context, op, key, request)
+        report = MatchReport("generated", op.operation_id, op.path, status, "event stream")
+        streamed = finish(spec, request, context, status, dict(stream_headers()), b"".join(chunks))
+        return MockResponse(status, streamed.headers, streamed.body, chunks), report
     content = response.get("content") or {}
     media = choose_media_type(content, request.headers.get("accept", "*/*"))
     headers = declared_headers(spec, response, context, op, key)

@@ -40,7 +40,25 @@ def schema_errors(spec: CompiledSpec, pointer: str, value: Any) -> list[FieldErr
     """Where `value` breaks the schema at `pointer` in the spec (empty when it is valid)."""
     validator = _validator(spec, pointer)
     found = islice(validator.iter_errors(value), _MAX_ERRORS)
-    return [FieldError(_json_pointer(e.absolute_path), e.message) for e in found]
+    return [_field_error(e) for e in found]
+
+
+def _field_error(error: Any) -> FieldError:
+    """A validation error at the member it is about: a missing required property is named
+    in the pointer itself (`/title`), not left at its parent object."""
+    at = _json_pointer(error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, Mapping):
+        missing = next(
+            (
+                n
+                for n in error.validator_value or ()
+                if n not in error.instance and repr(n) in error.message
+            ),
+            None,
+        )
+        if missing is not None:
+            return FieldError(f"{at}/{escape(str(missing))}", error.message, "missing")
+    return FieldError(at, error.message)
 
 
 def _validator(spec: CompiledSpec, pointer: str) -> OAS31Validator:
@@ -97,13 +115,13 @@ def request_errors(
         here = f"/{where}/{escape(param.name)}"
         if raw is None:
             if param.required:
-                errors.append(FieldError(here, f"required {where} parameter is missing"))
+                errors.append(FieldError(here, f"required {where} parameter is missing", "missing"))
             continue
         if not param.schema:
             continue
         value = coerce(raw, deref(spec.document, param.schema), spec.document, param)
         errors += [
-            FieldError(here + e.pointer, e.detail)
+            FieldError(here + e.pointer, e.detail, e.code)
             for e in schema_errors(spec, f"{param.pointer}/schema", value)
         ]
     errors += _body_errors(spec, op, request)
@@ -184,7 +202,9 @@ def _body_errors(spec: CompiledSpec, op: Operation, request: MockRequest) -> lis
         return []
     content = body.get("content") or {}
     if not request.body:
-        return [FieldError("/body", "a request body is required")] if body.get("required") else []
+        if body.get("required"):
+            return [FieldError("/body", "a request body is required", "missing")]
+        return []
     media = request.media_type or "application/json"
     declared = next((m for m in content if _same_media(m, media)), None)
     if declared is None:
@@ -209,7 +229,10 @@ def _body_errors(spec: CompiledSpec, op: Operation, request: MockRequest) -> lis
         value = _form(request.form_body(), schema, spec.document)
     else:
         return []  # multipart and opaque bodies: presence is all we check
-    return [FieldError("/body" + e.pointer, e.detail) for e in schema_errors(spec, pointer, value)]
+    return [
+        FieldError("/body" + e.pointer, e.detail, e.code)
+        for e in schema_errors(spec, pointer, value)
+    ]
 
 
 def _form(fields: Mapping[str, list[str]], schema: Any, document: Mapping[str, Any]) -> Any:

@@ -10,11 +10,12 @@ import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from doppel.dataplane import ServeEvent, ServiceInstance
-from doppel.engine import CompiledSpec, StubIndex
+from doppel.engine import CompiledSpec
+from doppel.engine.auth import issue_token
 from doppel.engine.model import StateChange
 from doppel.errors import (
     ConfigError,
@@ -34,7 +35,7 @@ from doppel.sandboxes.states import check_transition
 from doppel.settings import Settings
 from doppel.specs import SpecCache
 from doppel.store import SandboxRecord, SandboxStatus, ServiceRecord, Store
-from doppel.templates import Template, TemplateRegistry
+from doppel.templates import Overlay, Template, TemplateRegistry
 
 log = logging.getLogger("doppel.sandboxes")
 _BIND_ATTEMPTS = 50
@@ -69,7 +70,9 @@ class SandboxService:
         self.ports = PortAllocator(*settings.port_range, taken=store.live_ports())
         self.running: dict[str, _Running] = {}
         self._unflushed: list[tuple[str, str, dict[str, Any]]] = []  # journal events to write
-        self._overlays: dict[tuple[int, int, str], tuple[Template, CompiledSpec, StubIndex]] = {}
+        self._overlays: dict[
+            tuple[int, int, str, date], tuple[Template, CompiledSpec, Overlay]
+        ] = {}
 
     # -- create -----------------------------------------------------------------------------
 
@@ -173,36 +176,41 @@ class SandboxService:
     def _prepare(
         self, record: SandboxRecord, services: Sequence[str], configs: Mapping[str, Any]
     ) -> dict[str, ServiceInstance]:
-        """Validate and render every config before anything starts: bad input starts nothing."""
+        """Validate and render every config before anything starts: bad input starts nothing.
+        Each service is issued its own token, in its provider's format."""
         instances: dict[str, ServiceInstance] = {}
         errors: list[FieldError] = []
         for name in services:
             pointer = f"/custom_configs/{name}"
             template = self.templates.get(name)
+            token = issue_token(template.compile(self.cache), secrets.token_bytes(64))
             try:
                 resolved = template.resolve_config(configs.get(name, {}), pointer)
-                instances[name] = self._instance(record, name, resolved)
+                instances[name] = self._instance(record, name, resolved, token)
             except ConfigError as exc:
                 errors.extend(exc.errors or [FieldError(pointer, exc.detail)])
                 continue
-            record.services[name] = ServiceRecord(name, template.name, config=resolved)
+            record.services[name] = ServiceRecord(name, template.name, config=resolved, token=token)
         if errors:
             raise InvalidRequestError("a custom_config is invalid", errors=errors)
         return instances
 
     def _instance(
-        self, record: SandboxRecord, name: str, config: Mapping[str, Any]
+        self, record: SandboxRecord, name: str, config: Mapping[str, Any], token: str | None
     ) -> ServiceInstance:
         template = self.templates.get(name)
         compiled = template.compile(self.cache)
+        overlay = self._overlay(template, compiled, config, record.created_at.date())
         instance = ServiceInstance.of(
             name,
             compiled,
-            self._stubs(template, compiled, config),
+            overlay.stubs,
             config,
             seed=record.seed,
             started_at=record.created_at.replace(microsecond=0),
             sandbox_id=record.id,
+            world=overlay.world,
+            tokens=frozenset({token}) if token else frozenset(),
         )
         instance.on_change = functools.partial(self._persist_state, record.id, name)
         instance.on_event = functools.partial(self._journal_event, record.id, name)
@@ -218,19 +226,22 @@ class SandboxService:
         except Exception:
             log.exception("could not persist state of %s/%s", sandbox_id, service)
 
-    def _stubs(
-        self, template: Template, compiled: CompiledSpec, config: Mapping[str, Any]
-    ) -> StubIndex:
-        """The rendered overlay, shared by every sandbox with the same template and config:
-        a stub index is immutable, so a thousand identical scenarios cost one."""
-        key = (id(template), id(compiled), json.dumps(config, sort_keys=True, default=str))
+    def _overlay(
+        self, template: Template, compiled: CompiledSpec, config: Mapping[str, Any], day: date
+    ) -> Overlay:
+        """The rendered overlay (stubs and world), shared by every sandbox with the same
+        template and config made the same day: it is immutable, so a thousand identical
+        scenarios cost one."""
+        key = (id(template), id(compiled), json.dumps(config, sort_keys=True, default=str), day)
         cached = self._overlays.get(key)
         if cached is None:
-            stubs = template.stubs(compiled, config, f"/custom_configs/{template.name}")
+            overlay = template.overlay(
+                compiled, config, f"/custom_configs/{template.name}", day=day
+            )
             if len(self._overlays) >= _OVERLAY_CACHE:
                 self._overlays.pop(next(iter(self._overlays)))
             # The template and spec ride along so the ids in the key cannot be reused.
-            cached = self._overlays[key] = (template, compiled, stubs)
+            cached = self._overlays[key] = (template, compiled, overlay)
         return cached[2]
 
     async def _start(
@@ -433,7 +444,7 @@ class SandboxService:
     async def _restore(self, record: SandboxRecord) -> None:
         try:
             instances = {
-                name: self._instance(record, name, service.config)
+                name: self._instance(record, name, service.config, service.token)
                 for name, service in record.services.items()
             }
             for name, state in self.store.load_state(record.id).items():

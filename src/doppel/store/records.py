@@ -33,6 +33,7 @@ class ServiceRecord:
     status: str = "pending"
     reason: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    token: str | None = None  # issued to this sandbox, in the provider's format
 
 
 @dataclass

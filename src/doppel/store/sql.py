@@ -98,6 +98,7 @@ class Store:
                         "status": s.status,
                         "reason": s.reason,
                         "config": s.config,
+                        "token": s.token,
                     }
                     for i, s in enumerate(record.services.values())
                 ],
@@ -350,7 +351,9 @@ def _to_record(row: SandboxRow) -> SandboxRecord:
         ttl_minutes=row.ttl_minutes,
         seed=row.seed,
         services={
-            s.name: ServiceRecord(s.name, s.template, s.port, s.status, s.reason, dict(s.config))
+            s.name: ServiceRecord(
+                s.name, s.template, s.port, s.status, s.reason, dict(s.config), s.token
+            )
             for s in services
         },
     )

@@ -69,6 +69,7 @@ class ServiceRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(2000))
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    token: Mapped[str | None] = mapped_column(String(200))
     sandbox: Mapped[SandboxRow] = relationship(back_populates="services")
 
 
@@ -89,7 +90,7 @@ class TemplateRow(Base):
 
 
 class StateRow(Base):
-    """One resource an agent's requests stored in a sandbox's service (see engine/state.py)."""
+    """One resource an agent's requests stored in a sandbox's service (see engine/world.py)."""
 
     __tablename__ = "service_state"
 

@@ -1,7 +1,9 @@
 """Templates: a named service kind made of an OpenAPI spec, a config schema and Jinja2 fixtures.
 
-A template is a folder (`openapi.yaml`, `config.schema.json`, optional `fixtures.json.j2` or
-`fixtures.yaml.j2`).
+A template is a folder: the API description (`openapi.yaml`, `openapi.json`, or one vendor file
+such as `api.github.com.json.gz`, gzip allowed), `config.schema.json`, optional `x-doppel.yaml`
+(declarations that take the place of the spec's own `x-doppel`, so a vendor's file ships as
+published) and optional `fixtures.json.j2` or `fixtures.yaml.j2`.
 The bundled ones live beside this file; `DOPPEL_TEMPLATES_DIR` adds more without a code change,
 and `POST /v1/templates` registers more at run time (`origin="registered"`).
 Fixtures render in `jinja2.sandbox.SandboxedEnvironment`: a custom_config is untrusted input.
@@ -15,6 +17,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -25,8 +28,17 @@ from jinja2.sandbox import SandboxedEnvironment
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from doppel.engine import CompiledSpec, StubIndex, stubs_from_fixtures, stubs_from_mock_responses
+from doppel.engine import (
+    CompiledSpec,
+    StubIndex,
+    StubMapping,
+    stubs_from_fixtures,
+    stubs_from_mock_responses,
+)
+from doppel.engine.actions import build_world
+from doppel.engine.expressions import apply_filter
 from doppel.engine.refs import escape
+from doppel.engine.world import EMPTY_WORLD, World
 from doppel.errors import (
     ConfigError,
     FieldError,
@@ -38,6 +50,9 @@ from doppel.specs import SpecCache, check_document, digest, load_yaml
 
 BUNDLED_DIR = Path(__file__).parent
 SPEC_FILES = ("openapi.yaml", "openapi.yml", "openapi.json")
+DECLARATIONS_FILE = "x-doppel.yaml"
+_NOT_SPECS = frozenset({"config.schema.json", DECLARATIONS_FILE})
+_SPEC_SUFFIXES = (".json", ".yaml", ".yml", ".json.gz", ".yaml.gz", ".yml.gz")
 TEMPLATE_NAME = r"^[a-z][a-z0-9_-]{0,62}$"
 REGISTERED = "registered"  # the origin of templates registered at run time
 _NAME = re.compile(TEMPLATE_NAME)
@@ -67,14 +82,28 @@ def _escape_for_yaml(found: re.Match[str]) -> str:
 
 
 _ENV.filters["tojson"] = _tojson
+_ENV.filters["b64"] = lambda text: apply_filter(str(text), "b64")
+_ENV.filters["blob_sha"] = lambda text: apply_filter(str(text), "blob_sha")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-SWITCHES = ("validate_requests", "enforce_auth")
+SWITCHES = ("validate_requests", "enforce_auth", "closed_world", "auth")
+_AUTH_MODES = ("off", "any", "issued")
 # Fixtures that render to JSON load fastest; YAML output is accepted too.
 FIXTURE_FILES = ("fixtures.json.j2", "fixtures.yaml.j2")
 DEFAULT_CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"mock_responses": {"type": "object", "default": {}}},
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Overlay:
+    """A config's customisation of a shared compiled spec."""
+
+    stubs: StubIndex
+    world: World
+
+
+_EPOCH = date(2026, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -85,12 +114,14 @@ class Template:
     config_schema: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_CONFIG_SCHEMA)
     fixtures_source: str | None = None
     origin: str = "bundled"
+    declarations: Mapping[str, Any] | None = None  # x-doppel.yaml, over the spec's own x-doppel
 
     @classmethod
     def from_directory(cls, directory: Path, origin: str = "bundled") -> Template:
-        spec_path = next((directory / f for f in SPEC_FILES if (directory / f).is_file()), None)
+        spec_path = spec_file(directory)
         if spec_path is None:
             raise SpecError(f"template {directory.name!r} has no openapi.yaml")
+        declarations_path = directory / DECLARATIONS_FILE
         schema_path = directory / "config.schema.json"
         fixtures_path = next(
             (directory / f for f in FIXTURE_FILES if (directory / f).is_file()), directory
@@ -106,6 +137,11 @@ class Template:
             ),
             fixtures_source=fixtures_path.read_text() if fixtures_path.is_file() else None,
             origin=origin,
+            declarations=(
+                yaml.load(declarations_path.read_bytes(), Loader=_YAML_LOADER)
+                if declarations_path.is_file()
+                else None
+            ),
         )
 
     @cached_property
@@ -119,16 +155,21 @@ class Template:
     def resolve_config(self, config: Any, pointer: str = "") -> dict[str, Any]:
         """The config validated against the template's schema, with top-level defaults applied.
 
-        `validate_requests` and `enforce_auth` (booleans) are Doppel's own switches, accepted
-        by every template whatever its schema says.
+        Doppel's own switches are accepted by every template whatever its schema says:
+        `validate_requests`, `enforce_auth` and `closed_world` (booleans), and `auth`
+        (`off`, `any` well-formed token, or only the tokens `issued` to the sandbox).
         """
         own = dict(config) if isinstance(config, Mapping) else config
         switches = {k: own.pop(k) for k in SWITCHES if isinstance(own, dict) and k in own}
         errors = [
             FieldError(f"{pointer}/{name}", f"{name} must be true or false")
             for name, value in switches.items()
-            if not isinstance(value, bool)
+            if name != "auth" and not isinstance(value, bool)
         ]
+        if "auth" in switches and switches["auth"] not in _AUTH_MODES:
+            errors.append(
+                FieldError(f"{pointer}/auth", f"auth must be one of {', '.join(_AUTH_MODES)}")
+            )
         try:
             found = sorted(self._validator.iter_errors(own), key=lambda e: list(e.path))
         except Exception as exc:  # e.g. a $ref a registered schema's `$id` makes unresolvable
@@ -145,21 +186,43 @@ class Template:
                 resolved[name] = prop["default"]
         return resolved
 
-    def stubs(self, spec: CompiledSpec, config: Mapping[str, Any], pointer: str = "") -> StubIndex:
-        """Overrides from `mock_responses`, then the fixtures rendered from the config."""
+    def overlay(
+        self, spec: CompiledSpec, config: Mapping[str, Any], pointer: str = "", *, day: date
+    ) -> Overlay:
+        """What a sandbox's config makes of this template: overrides from `mock_responses`,
+        fixture stubs, and the world the fixtures describe. Built with seed 0 on the given
+        day, so every sandbox with this config shares one (ids made later carry their own
+        sandbox's seed, and never collide with the world's)."""
         overrides = stubs_from_mock_responses(
             config.get("mock_responses") or {}, f"{pointer}/mock_responses"
         )
-        fixtures = []
+        fixtures: list[StubMapping] = []
+        world = EMPTY_WORLD
         if self._fixtures is not None:
             try:
                 text = self._fixtures.render(config=config, **config)
-                fixtures = stubs_from_fixtures(self._load_fixtures(text) or [])
+                rendered = self._load_fixtures(text) or []
+                if isinstance(rendered, Mapping):
+                    fixtures = stubs_from_fixtures(rendered.get("stubs") or [], "/stubs")
+                    start = datetime.combine(day, datetime.min.time(), UTC)
+                    world = build_world(spec, rendered, 0, start)
+                else:
+                    fixtures = stubs_from_fixtures(rendered)
             except (jinja2.TemplateError, yaml.YAMLError, SpecError) as exc:
                 raise ConfigError(
                     f"the {self.name} fixtures could not be rendered: {exc}", pointer=pointer
                 ) from None
-        return StubIndex([*overrides, *fixtures], spec.prefixes)
+            except ConfigError as exc:
+                where = exc.errors[0].pointer if exc.errors else ""
+                raise ConfigError(
+                    f"the {self.name} fixtures do not describe a world: {where}: {exc.detail}",
+                    pointer=pointer,
+                ) from None
+        return Overlay(StubIndex([*overrides, *fixtures], spec.prefixes), world)
+
+    def stubs(self, spec: CompiledSpec, config: Mapping[str, Any], pointer: str = "") -> StubIndex:
+        """The overlay's stubs alone (overrides, then fixtures)."""
+        return self.overlay(spec, config, pointer, day=_EPOCH).stubs
 
     def _load_fixtures(self, text: str) -> Any:
         # JSON is YAML too, and parses two orders of magnitude faster: try it first.
@@ -171,10 +234,15 @@ class Template:
 
     @cached_property
     def digest(self) -> str:
-        return digest(self.spec_bytes)
+        if not self.declarations:
+            return digest(self.spec_bytes)
+        extra = json.dumps(self.declarations, sort_keys=True, default=str).encode()
+        return digest(self.spec_bytes + b"\0" + extra)
 
     def compile(self, cache: SpecCache) -> CompiledSpec:
-        return cache.compile(self.spec_bytes, self.spec_name, key=self.digest)
+        return cache.compile(
+            self.spec_bytes, self.spec_name, key=self.digest, declarations=self.declarations
+        )
 
     def check(self, cache: SpecCache) -> CompiledSpec:
         """Try once what every sandbox will do with this template, before it is accepted:
@@ -228,6 +296,21 @@ class Template:
             ) from None
 
 
+def spec_file(directory: Path) -> Path | None:
+    """A template folder's API description: `openapi.{yaml,yml,json}` (gzip allowed), else the
+    one other JSON or YAML file in it (a vendor's file under its own name)."""
+    for name in SPEC_FILES:
+        for candidate in (directory / name, directory / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    others = [
+        p
+        for p in sorted(directory.iterdir())
+        if p.is_file() and p.name not in _NOT_SPECS and p.name.endswith(_SPEC_SUFFIXES)
+    ]
+    return others[0] if len(others) == 1 else None
+
+
 def _check_no_nested_ids(schema: Mapping[str, Any]) -> None:
     """Local `$ref`s were checked against the whole schema; an `$id` below the root would make
     them resolve against a sub-schema instead, and fail only when a sandbox is created."""
@@ -275,11 +358,7 @@ class TemplateRegistry:
         if not directory.is_dir():
             return
         for child in sorted(directory.iterdir()):
-            if (
-                child.is_dir()
-                and _NAME.match(child.name)
-                and any((child / f).is_file() for f in SPEC_FILES)
-            ):
+            if child.is_dir() and _NAME.match(child.name) and spec_file(child) is not None:
                 self._templates[child.name] = Template.from_directory(child, origin)
 
     def add(self, template: Template) -> None:

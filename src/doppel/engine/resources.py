@@ -1,0 +1,311 @@
+"""The resource model of a compiled spec: declared kinds and bindings, plus REST collections
+inferred from the spec's own shapes, so a user's description gets the same semantics.
+
+Inference: beside `GET T/{key}` (or Twilio's `GET T/{key}.json` next to `T.json`), `GET T`
+lists, `POST T` creates, and `GET`, `PUT`, `PATCH`, `POST`, `DELETE` on the item read,
+update and delete. Operations under `T/{key}/…` reference the item: in a closed world they
+answer not found when it does not exist. Filters are the list's query parameters named like
+item fields; pagination is recognised by its parameters' names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from doppel.engine.declarations import (
+    Binding,
+    Declarations,
+    Filter,
+    Kind,
+    Pagination,
+    Reference,
+)
+from doppel.engine.refs import deref, escape, resolve_pointer
+from doppel.engine.routing import Segment, parse_template
+from doppel.errors import SpecError
+
+_CREATED = ("created_at", "created", "date_created", "createdat", "creation_time", "createdon")
+_UPDATED = ("updated_at", "updated", "date_updated", "updatedat", "modified_at", "last_modified")
+_KEY_FIELDS = ("id", "sid", "number", "key", "uuid", "name", "slug")
+_PARAM = re.compile(r"\{([^{}]+)\}")
+
+
+@dataclass(frozen=True)
+class Resources:
+    kinds: Mapping[str, Kind] = field(default_factory=dict)
+    bindings: Mapping[str, Binding] = field(default_factory=dict)  # by operation pointer
+    references: Mapping[str, tuple[Reference, ...]] = field(default_factory=dict)  # likewise
+    schemas: Mapping[str, str] = field(default_factory=dict)  # kind → item schema pointer
+    pagination: Mapping[str, Pagination] = field(default_factory=dict)  # named styles
+
+    def __bool__(self) -> bool:
+        return bool(self.bindings or self.references)
+
+    def kind(self, name: str) -> Kind:
+        return self.kinds[name]
+
+
+def build_resources(operations: Iterable[Any], declared: Declarations) -> Resources:
+    """Declared kinds and bindings (by operationId), then inferred ones where none is declared;
+    and for every operation, the references its inputs make."""
+    ops = list(operations)
+    by_id = {op.operation_id: op for op in ops}
+    kinds: dict[str, Kind] = dict(declared.resources)
+    bindings: dict[str, Binding] = {}
+    for operation_id, binding in declared.operations.items():
+        op = by_id.get(operation_id)
+        if op is None:
+            raise SpecError(
+                f"x-doppel names operation {operation_id!r}, which the spec does not have",
+                pointer=f"/x-doppel/operations/{escape(operation_id)}",
+            )
+        bindings[op.pointer] = binding
+    schemas = {name: _kind_schema(name, kind, by_id) for name, kind in kinds.items()}
+    pagination = dict(declared.pagination)
+    references: dict[str, list[Reference]] = {}
+    for op in ops:
+        names = {p.name for p in op.parameters}
+        for reference in declared.references:
+            if set(reference.params) <= names:
+                references.setdefault(op.pointer, []).append(reference)
+    if declared.state:
+        _infer(ops, kinds, bindings, schemas, references, pagination)
+    return Resources(
+        kinds,
+        bindings,
+        {pointer: tuple(found) for pointer, found in references.items()},
+        schemas,
+        pagination,
+    )
+
+
+def _kind_schema(name: str, kind: Kind, by_id: Mapping[str, Any]) -> str:
+    target = kind.schema_
+    if target is None:
+        return ""
+    if target.startswith("#/"):
+        return target[1:]
+    op = by_id.get(target)
+    if op is None:
+        raise SpecError(
+            f"resource {name!r}: schema names operation {target!r}, which the spec does not have",
+            pointer=f"/x-doppel/resources/{escape(name)}/schema",
+        )
+    return success_schema(op) or ""
+
+
+def success_schema(op: Any) -> str | None:
+    """The pointer of an operation's first 2xx JSON answer schema."""
+    for status in sorted(op.responses):
+        if not status.startswith("2"):
+            continue
+        content = op.responses[status].get("content") or {}
+        for media, obj in content.items():
+            base = media.split(";")[0].strip().lower()
+            if (base == "application/json" or base.endswith("+json")) and "schema" in (obj or {}):
+                return f"{op.response_pointers[status]}/content/{escape(media)}/schema"
+    return None
+
+
+# -- inference --------------------------------------------------------------------------------
+
+
+def _infer(
+    ops: list[Any],
+    kinds: dict[str, Kind],
+    bindings: dict[str, Binding],
+    schemas: dict[str, str],
+    references: dict[str, list[Reference]],
+    pagination: dict[str, Pagination],
+) -> None:
+    items: dict[str, tuple[str, str, Any]] = {}  # collection template → (key param, item, op)
+    for op in ops:
+        collection, last, suffix = _split(op.path)
+        single = isinstance(last, Segment) and len(last.names) == 1
+        if op.method == "GET" and single and (last.key == "*" or last.key == "{}" + suffix):
+            items.setdefault(collection + suffix, (last.names[0], op.path, op))
+    for name, (param, item_path, reader) in items.items():
+        schema = success_schema(reader)
+        if schema is None:
+            continue
+        collection = name[: len(name) - len(_split(item_path)[2])]
+        ops_here = [op for op in ops if op.path in (name, item_path)]
+        if not any(op.path == name and op.method in ("GET", "POST") for op in ops_here):
+            continue  # no list and no create: `/repos/{owner}/{repo}` is not an item of a
+            # collection `/repos/{owner}`
+        if any(op.pointer in bindings for op in ops_here):
+            continue  # the template declares this collection
+        kinds.setdefault(name, Kind(key=param, scope=_PARAM.findall(collection)))
+        schemas.setdefault(name, schema)
+        for op in ops_here:
+            action = None if op.pointer in bindings else _action(op, name, item_path)
+            if action is None:
+                continue
+            style = _pagination_style(op) if action == "list" else None
+            if style is not None:
+                pagination[f"{op.pointer}"] = style
+            bindings[op.pointer] = Binding(
+                kind=name,
+                action=action,
+                key=f"{{req.{param}}}",
+                pagination=op.pointer if style is not None else None,
+            )
+        # Operations below the item (`/pets/{id}/photos`) need the item to exist.
+        depth = len(parse_template(collection)) + 1
+        below = _structure(collection) + "/{}/"
+        for op in ops:
+            if not _structure(op.path).startswith(below):
+                continue
+            segment = parse_template(op.path)[depth - 1]
+            if isinstance(segment, Segment) and len(segment.names) == 1:
+                key = f"{{req.{segment.names[0]}}}"
+                scope = {var: f"{{req.{var}}}" for var in _PARAM.findall(collection)}
+                reference = Reference(params=[], kind=name, key=key, scope=scope)
+                references.setdefault(op.pointer, []).append(reference)
+
+
+def _structure(template: str) -> str:
+    """A path template with its parameter names erased: `/a/{x}/b` → `/a/{}/b`."""
+    return _PARAM.sub("{}", template)
+
+
+def _split(template: str) -> tuple[str, Any, str]:
+    """(collection, last segment, suffix): `/a/{id}` → ("/a", {id}, ""), and
+    `/a/{Sid}.json` → ("/a", {Sid}.json, ".json")."""
+    parts = parse_template(template)
+    if not parts:
+        return "", None, ""
+    head = template.rstrip("/").rsplit("/", 1)[0] or ""
+    last = parts[-1]
+    suffix = ""
+    if isinstance(last, Segment) and last.key.startswith("{}") and last.key != "{}":
+        suffix = last.key[2:]
+        if "{" in suffix or "/" in suffix:
+            suffix = ""
+    return head, last, suffix
+
+
+def _action(op: Any, collection: str, item_path: str) -> Any:
+    suffix = _split(item_path)[2]
+    if op.path == collection + suffix:
+        return {"GET": "list", "POST": "create"}.get(op.method)
+    return {
+        "GET": "read",
+        "DELETE": "delete",
+        "PUT": "update",
+        "PATCH": "update",
+        "POST": "update",
+    }.get(op.method)
+
+
+def _pagination_style(op: Any) -> Pagination | None:
+    """A list's paging, recognised from its query parameters' names."""
+    names = {p.name for p in op.parameters if p.location == "query"}
+    lowered = {n.lower(): n for n in names}
+    if {"starting_after", "ending_before"} & set(lowered):
+        return Pagination(
+            style="after",
+            size=lowered.get("limit"),
+            after=lowered.get("starting_after"),
+            before=lowered.get("ending_before"),
+            default_size=_default(op, lowered.get("limit"), 10),
+            has_more="has_more",
+        )
+    if "pagesize" in lowered and "page" in lowered:
+        return Pagination(
+            style="page",
+            size=lowered["pagesize"],
+            page=lowered["page"],
+            first_page=0,
+            default_size=_default(op, lowered["pagesize"], 50),
+            max_size=1000,
+            uris={
+                "next": "next_page_uri",
+                "previous": "previous_page_uri",
+                "first": "first_page_uri",
+            },
+            meta={"page": "page", "page_size": "page_size", "start": "start", "end": "end"},
+        )
+    if "per_page" in lowered and "page" in lowered:
+        return Pagination(
+            style="page",
+            size=lowered["per_page"],
+            page=lowered["page"],
+            default_size=_default(op, lowered["per_page"], 30),
+            link=True,
+        )
+    if "cursor" in lowered:
+        return Pagination(
+            style="cursor",
+            size=lowered.get("limit"),
+            cursor=lowered["cursor"],
+            default_size=_default(op, lowered.get("limit"), 100),
+            max_size=1000,
+        )
+    if "offset" in lowered:
+        return Pagination(
+            style="offset",
+            size=lowered.get("limit"),
+            offset=lowered["offset"],
+            default_size=_default(op, lowered.get("limit"), 100),
+        )
+    if "limit" in lowered:
+        return Pagination(style="offset", size=lowered["limit"], default_size=1000, max_size=1000)
+    return None
+
+
+def _default(op: Any, name: str | None, fallback: int) -> int:
+    for param in op.parameters:
+        if param.name == name and isinstance(param.schema, Mapping):
+            value = param.schema.get("default")
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+    return fallback
+
+
+def inferred_filters(op: Any, item_schema: Mapping[str, Any]) -> dict[str, Filter]:
+    """A list's query parameters named like item fields filter by equality (`To` → `to`)."""
+    props = item_schema.get("properties") or {}
+    table = {name.replace("_", "").lower(): name for name in props}
+    found: dict[str, Filter] = {}
+    for param in op.parameters:
+        if param.location != "query":
+            continue
+        target = table.get(param.name.replace("_", "").lower())
+        if target is not None and isinstance(deref({}, props[target]), Mapping):
+            found[param.name] = Filter(field=[target])
+    return found
+
+
+def key_field(param: str, properties: Iterable[str]) -> str | None:
+    """Which item field holds the key a path parameter names: the parameter's own name,
+    `number` for `issue_number`, `id` for `petId` or `customer`, else `sid`, `key`, `name`."""
+    props = list(properties)
+    lowered = {p.lower(): p for p in props}
+    candidates = [param, param.lower()]
+    for suffix in ("_number", "_id", "_key", "_sid", "_name", "Sid", "Id", "ID", "Key"):
+        if param.endswith(suffix) and len(param) > len(suffix):
+            candidates.append(suffix.strip("_").lower())
+    candidates += list(_KEY_FIELDS)
+    for candidate in candidates:
+        if candidate in props:
+            return candidate
+        if candidate.lower() in lowered:
+            return lowered[candidate.lower()]
+    return None
+
+
+def timestamp_fields(properties: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Fields a create stamps with the clock, and fields every update does."""
+    props = list(properties)
+    norm = {p.replace("_", "").lower(): p for p in props}
+    created = [norm[n.replace("_", "")] for n in _CREATED if n.replace("_", "") in norm]
+    updated = [norm[n.replace("_", "")] for n in _UPDATED if n.replace("_", "") in norm]
+    return created, updated
+
+
+def schema_at(document: Mapping[str, Any], pointer: str) -> Any:
+    return deref(document, resolve_pointer(document, "#" + pointer)) if pointer else {}

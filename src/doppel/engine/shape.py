@@ -1,0 +1,344 @@
+"""Values fitted to schemas: what an agent sends, stored the way the provider would answer it,
+and stored resources shown the way each operation declares its answer.
+
+`shape` turns inputs (request values, fixture values) into a value of a schema: form strings
+become numbers or booleans, a time becomes the schema's date format, `To` fills `to`, a label
+name becomes a label object (through a relation, else a generated object carrying the name).
+Whatever cannot fit is left out rather than stored wrong. `project` shows a stored value as
+a schema wants it: members the schema does not declare are dropped, required ones it lacks
+are filled from a template value of that schema.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from doppel.engine.compile import CompiledSpec
+from doppel.engine.expressions import MISSING, iso
+from doppel.engine.generate import generate, merge_all_of, type_fits
+from doppel.engine.refs import deref
+from doppel.engine.validate import fits
+
+# A relation: (field, target schema, the value sent) → the related object(s), or MISSING.
+Relate = Callable[[str, Any, Any], Any]
+_TEMPLATE_TIME = datetime(2026, 1, 1)
+_MAX_DEPTH = 12
+_NAME_FIELDS = ("name", "login", "id", "key", "title", "slug")
+
+
+def flat(spec: CompiledSpec, schema: Any) -> Mapping[str, Any]:
+    """The schema with `$ref`s followed and `allOf` folded in (cached per schema object)."""
+    key = ("flat", id(schema))
+    entry = spec.cache.get(key)
+    if entry is not None and entry[0] is schema:
+        return entry[1]  # type: ignore[no-any-return]
+    resolved = deref(spec.document, schema)
+    if not isinstance(resolved, Mapping):
+        out: Mapping[str, Any] = {}
+    elif "allOf" in resolved:
+        out = merge_all_of(resolved, spec.document)
+    else:
+        out = resolved
+    spec.cache[key] = (schema, out)
+    return out
+
+
+def types(schema: Mapping[str, Any]) -> set[str]:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return set(kind)
+    if isinstance(kind, str):
+        return {kind}
+    if "properties" in schema or "additionalProperties" in schema:
+        return {"object"}
+    if "items" in schema:
+        return {"array"}
+    return set()
+
+
+def branches(spec: CompiledSpec, schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The alternatives of a `oneOf`/`anyOf` (each merged with the schema's other members)."""
+    for key in ("oneOf", "anyOf"):
+        members = schema.get(key)
+        if isinstance(members, list) and members:
+            base = {k: v for k, v in schema.items() if k not in (key, "discriminator")}
+            return [flat(spec, {"allOf": [base, m]} if base else m) for m in members]
+    return []
+
+
+def nullable(spec: CompiledSpec, schema: Mapping[str, Any]) -> bool:
+    if "null" in types(schema) or schema.get("nullable") is True:
+        return True
+    return any("null" in types(b) for b in branches(spec, schema))
+
+
+def property_schema(spec: CompiledSpec, schema: Mapping[str, Any], name: str) -> Any:
+    """The schema of member `name` (matched as written, else ignoring case and `_`: Twilio's
+    form field `StatusCallback` fills `status_callback`), or None."""
+    props = schema.get("properties") or {}
+    if name in props:
+        return name, props[name]
+    table = _normalised(spec, schema)
+    found = table.get(_norm(name))
+    if found is not None:
+        return found, props[found]
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, Mapping):
+        return name, extra
+    if extra is not False and not props:
+        return name, {}
+    return None
+
+
+def _normalised(spec: CompiledSpec, schema: Mapping[str, Any]) -> dict[str, str]:
+    key = ("names", id(schema))
+    entry = spec.cache.get(key)
+    if entry is None or entry[0] is not schema:
+        table = {_norm(n): n for n in (schema.get("properties") or {})}
+        entry = spec.cache[key] = (schema, table)
+    return entry[1]
+
+
+def _norm(name: str) -> str:
+    return name.replace("_", "").replace("-", "").lower()
+
+
+# -- template values --------------------------------------------------------------------------
+
+
+def template_value(spec: CompiledSpec, schema: Any) -> Any:
+    """A valid value of `schema` (its own example when it fits, else generated), the same in
+    every sandbox; shared, so never to be changed in place."""
+    key = ("template", id(schema))
+    entry = spec.cache.get(key)
+    if entry is not None and entry[0] is schema:
+        return entry[1]
+    value = None
+    for attempt in range(6):
+        value = generate(
+            schema,
+            spec.document,
+            random.Random(f"template:{attempt}"),
+            _TEMPLATE_TIME,
+            use_examples=attempt % 2 == 0,
+            explore=attempt > 0,
+            check=lambda sub, candidate: fits(spec, sub, candidate),
+        )
+        if fits(spec, schema, value):
+            break
+    spec.cache[key] = (schema, value)
+    return value
+
+
+# -- shaping inputs ---------------------------------------------------------------------------
+
+
+def shape(
+    spec: CompiledSpec,
+    schema: Any,
+    value: Any,
+    relate: Relate | None = None,
+    depth: int = 0,
+) -> Any:
+    """`value` fitted to `schema`, or MISSING when it cannot be."""
+    if depth > _MAX_DEPTH:
+        return MISSING
+    s = flat(spec, schema)
+    if value is None:
+        return None if nullable(spec, s) or not s else MISSING
+    alternatives = branches(spec, s)
+    if alternatives:
+        return _shape_branches(spec, s, alternatives, value, relate, depth)
+    kinds = types(s)
+    if isinstance(value, datetime):
+        return _moment(value, s, kinds)
+    if isinstance(value, dict):
+        if "object" in kinds or not kinds:
+            return _shape_object(spec, s, value, relate, depth)
+        return MISSING
+    if isinstance(value, list):
+        if "array" in kinds or not kinds:
+            items = s.get("items", {})
+            shaped = [shape(spec, items, v, relate, depth + 1) for v in value]
+            return [v for v in shaped if v is not MISSING]
+        return MISSING
+    if "object" in kinds and not (kinds & {"string", "integer", "number", "boolean"}):
+        return _named_object(spec, s, value)
+    if "array" in kinds and not (kinds & {"string", "integer", "number", "boolean"}):
+        item = shape(spec, s.get("items", {}), value, relate, depth + 1)
+        return MISSING if item is MISSING else [item]
+    return _scalar(value, s, kinds)
+
+
+def _shape_branches(
+    spec: CompiledSpec,
+    schema: Mapping[str, Any],
+    alternatives: list[Mapping[str, Any]],
+    value: Any,
+    relate: Relate | None,
+    depth: int,
+) -> Any:
+    ordered = sorted(alternatives, key=lambda b: -_overlap(b, value))
+    for branch in ordered:
+        shaped = shape(spec, branch, value, relate, depth + 1)
+        if shaped is not MISSING and (
+            not isinstance(shaped, dict) or set(branch.get("required") or ()) <= set(shaped)
+        ):
+            return shaped
+    return MISSING
+
+
+def _overlap(schema: Mapping[str, Any], value: Any) -> int:
+    if isinstance(value, dict):
+        return len(set(schema.get("properties") or {}) & set(value))
+    return 1 if type_fits(value, schema.get("type")) else 0
+
+
+def _shape_object(
+    spec: CompiledSpec,
+    schema: Mapping[str, Any],
+    value: Mapping[str, Any],
+    relate: Relate | None,
+    depth: int,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, member in value.items():
+        if name.startswith("@"):
+            out[name] = member  # hidden: kept as is, never shown
+            continue
+        found = property_schema(spec, schema, name)
+        if found is None:
+            if depth == 0:
+                out[name] = member  # stored, never shown where the schema has no place for it
+            continue
+        field, sub = found
+        shaped = MISSING
+        if relate is not None and depth == 0:
+            shaped = relate(field, sub, member)
+        if shaped is MISSING:
+            shaped = shape(spec, sub, member, None, depth + 1)
+        if shaped is not MISSING:
+            out[field] = shaped
+    return out
+
+
+def _named_object(spec: CompiledSpec, schema: Mapping[str, Any], value: Any) -> Any:
+    """A bare name where an object belongs (`"bug"` for a label): the schema's template
+    value carrying that name in its naming member."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return MISSING
+    props = schema.get("properties") or {}
+    field = next((f for f in _NAME_FIELDS if f in props), None)
+    if field is None:
+        return MISSING
+    template = template_value(spec, schema)
+    if not isinstance(template, dict):
+        return MISSING
+    named = _scalar(value, flat(spec, props[field]), types(flat(spec, props[field])))
+    return MISSING if named is MISSING else {**template, field: named}
+
+
+def _scalar(value: Any, schema: Mapping[str, Any], kinds: set[str]) -> Any:
+    enum = schema.get("enum")
+    candidates: list[Any] = [value]
+    if isinstance(value, str):
+        candidates += _parsed(value, kinds)
+    elif isinstance(value, bool):
+        candidates.append("true" if value else "false")
+    elif isinstance(value, int | float):
+        candidates.append(str(value))
+    for candidate in candidates:
+        if (not kinds or type_fits(candidate, list(kinds))) and (
+            not isinstance(enum, list) or candidate in enum
+        ):
+            return candidate
+    return MISSING
+
+
+def _parsed(text: str, kinds: set[str]) -> list[Any]:
+    out: list[Any] = []
+    if kinds & {"integer", "number"}:
+        try:
+            number = float(text)
+            if number.is_integer() and "." not in text and "e" not in text.lower():
+                out.append(int(text))
+            elif "number" in kinds:
+                out.append(number)
+        except ValueError:
+            pass
+    if "boolean" in kinds and text.lower() in ("true", "false", "1", "0"):
+        out.append(text.lower() in ("true", "1"))
+    return out
+
+
+def _moment(value: datetime, schema: Mapping[str, Any], kinds: set[str]) -> Any:
+    moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    fmt = schema.get("format")
+    if "string" in kinds or not kinds:
+        if fmt == "date":
+            return moment.strftime("%Y-%m-%d")
+        if fmt == "date-time-rfc-2822":
+            return moment.strftime("%a, %d %b %Y %H:%M:%S +0000")
+        return iso(moment)
+    if "integer" in kinds:
+        return int(moment.timestamp())
+    if "number" in kinds:
+        return round(moment.timestamp(), 3)
+    return MISSING
+
+
+# -- projecting stored values -----------------------------------------------------------------
+
+
+def project(spec: CompiledSpec, schema: Any, value: Any, depth: int = 0) -> Any:
+    """A stored value as `schema` declares it: undeclared members dropped (hidden `@` ones
+    always), required ones filled from the schema's template value."""
+    if depth > _MAX_DEPTH:
+        return value
+    s = flat(spec, schema)
+    if not s or value is None:
+        return value
+    alternatives = branches(spec, s)
+    if alternatives:
+        if isinstance(value, dict):
+            fitting = [b for b in alternatives if set(b.get("required") or ()) <= set(value)]
+            pool = fitting or alternatives
+            best = max(pool, key=lambda b: _overlap(b, value))
+            return project(spec, best, value, depth + 1)
+        return value
+    if isinstance(value, dict):
+        return _project_object(spec, s, value, depth)
+    if isinstance(value, list) and "items" in s:
+        return [project(spec, s["items"], item, depth + 1) for item in value]
+    return value
+
+
+def _project_object(
+    spec: CompiledSpec, schema: Mapping[str, Any], value: Mapping[str, Any], depth: int
+) -> Any:
+    props = schema.get("properties") or {}
+    extra = schema.get("additionalProperties")
+    out: dict[str, Any] = {}
+    for name, member in value.items():
+        if name.startswith("@"):
+            continue
+        if name in props:
+            out[name] = project(spec, props[name], member, depth + 1)
+        elif not props or isinstance(extra, Mapping):
+            sub = extra if isinstance(extra, Mapping) else {}
+            out[name] = project(spec, sub, member, depth + 1) if sub else member
+    missing = [r for r in schema.get("required") or () if r not in out]
+    if missing:
+        template = template_value(spec, schema)
+        if isinstance(template, Mapping):
+            for name in missing:
+                if name in template:
+                    out[name] = template[name]
+    return out
+
+
+def fits_schema(spec: CompiledSpec, schema: Any, value: Any) -> bool:
+    return fits(spec, schema, value)
