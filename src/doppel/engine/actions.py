@@ -35,7 +35,7 @@ from doppel.engine.model import MockRequest, StateChange
 from doppel.engine.negotiate import choose_media_type
 from doppel.engine.refs import escape, resolve_pointer
 from doppel.engine.resources import inferred_filters, key_field, timestamp_fields
-from doppel.engine.shape import flat, project, shape, template_value, types
+from doppel.engine.shape import flat, member_schema, project, shape, template_value, types
 from doppel.engine.world import EMPTY_WORLD, SEQUENCES, View, World, collection_id
 from doppel.errors import ConfigError, FieldError
 
@@ -144,6 +144,8 @@ class _Turn:
 
     def run(self, references: Sequence[Lookup]) -> Outcome:
         for reference in references:
+            if render(reference.key, self.env) is MISSING:
+                continue  # an optional input not given (a comment's `comment_id`)
             found = self.lookup(reference)
             if found is None:
                 if self.closed or self._deleted(reference):
@@ -324,7 +326,7 @@ class _Turn:
             if failed:
                 names = ", ".join(require.any_of or ())
                 detail = require.detail or (f"one of {names} is required" if names else "refused")
-                field = require.field or (require.any_of[0] if require.any_of else None)
+                field = require.field
                 raise Refused(
                     Refusal(
                         require.error,
@@ -359,12 +361,12 @@ class _Turn:
             elif isinstance(spec, Check):
                 value = holds(spec.holds, item, env)
             elif isinstance(spec, Mapping) and "@when" in spec:
-                shown = holds(spec["@when"], item, env)
-                value = (
-                    render({k: v for k, v in spec.items() if k != "@when"}, env)
-                    if shown
-                    else MISSING
-                )
+                if not holds(spec["@when"], out, env):
+                    continue  # the condition does not hold: the stored value stands
+                if "@value" in spec:
+                    value = render(spec["@value"], env)
+                else:
+                    value = render({k: v for k, v in spec.items() if k != "@when"}, env)
             else:
                 value = render(spec, env)
             if value is MISSING:
@@ -427,11 +429,33 @@ class _Turn:
         fields.update(_rendered(binding.set, self.env))
         return fields
 
-    def shaped(self, kind_name: str, fields: Mapping[str, Any], scope: tuple[str, ...]) -> Any:
+    def shaped(
+        self, kind_name: str, fields: Mapping[str, Any], scope: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """Fields written to an item, each fitted to its member's schema (relations expand,
+        form strings take their types); a field that cannot fit is left out, one the schema
+        does not know is kept (never shown). Field by field: a partial update of an item
+        whose schema is a `oneOf` (Slack's conversation) still finds each member."""
         schema = self.kind_schema(kind_name)
+        if not schema:
+            return dict(fields)
         relate = _Relations(self, kind_name, scope)
-        value = shape(self.spec, schema, dict(fields), relate) if schema else dict(fields)
-        return value if isinstance(value, dict) else {}
+        out: dict[str, Any] = {}
+        for name, value in fields.items():
+            if name.startswith("@"):
+                out[name] = value
+                continue
+            found = member_schema(self.spec, schema, name)
+            if found is None:
+                out[name] = value
+                continue
+            member, sub = found
+            shaped = relate(member, sub, value)
+            if shaped is MISSING:
+                shaped = shape(self.spec, sub, value)
+            if shaped is not MISSING:
+                out[member] = shaped
+        return out
 
     def transitions(
         self, kind_name: str, item: dict[str, Any], prev: Any, scope: tuple[str, ...]
@@ -510,7 +534,7 @@ class _Turn:
         schema = self.kind_schema(kind_name)
         template = template_value(self.spec, schema)
         item: dict[str, Any] = dict(template) if isinstance(template, dict) else {}
-        if kind.create:
+        if kind_name in self.spec.declarations.resources:
             # A declared kind starts from what its schema requires; the rest is the
             # template's to give (an example's optional members would be plausible lies).
             required = set(flat(self.spec, schema).get("required") or ())
@@ -644,6 +668,10 @@ class _Turn:
         return out
 
     def _key_field(self, kind_name: str, kind: Kind) -> str:
+        """The item field holding the key: as declared, or for an inferred kind the field
+        its item parameter names (`petId` → `id`)."""
+        if kind_name in self.spec.declarations.resources:
+            return kind.key
         schema = flat(self.spec, self.kind_schema(kind_name))
         props = schema.get("properties") or {}
         if kind.key in props or not props:
@@ -662,20 +690,9 @@ class _Turn:
         if key is None or key is MISSING:
             return None
         collection = collection_id(binding.kind, scope)
-        for unique_field, code in kind.unique.items():
-            value = item.get(unique_field)
-            if value is not None and any(
-                same(v, value)
-                for _, other in self.entries(binding.kind, scope)
-                for v in pluck(other, unique_field)
-            ):
-                return Refusal(
-                    "conflict",
-                    f"{unique_field} {text_of(value)!r} is already taken",
-                    code=code,
-                    resource=kind.title or binding.kind,
-                    field=unique_field,
-                )
+        taken = self._taken(binding.kind, kind, scope, item, None)
+        if taken is not None:
+            return taken
         if self.view.exists(collection, text_of(key)):
             if binding.conflict is not None or kind.unique:
                 return Refusal(
@@ -690,6 +707,31 @@ class _Turn:
         self.effects(binding, item, None, scope)
         shown = self.computed(binding.kind, item, scope, binding.view)
         return self.answer(shown, read=True)
+
+    def _taken(
+        self,
+        kind_name: str,
+        kind: Kind,
+        scope: tuple[str, ...],
+        item: Mapping[str, Any],
+        own_key: str | None,
+    ) -> Refusal | None:
+        """A conflict when a field the kind keeps unique (Slack's channel names) is taken by
+        another item."""
+        for unique_field, code in kind.unique.items():
+            value = item.get(unique_field)
+            if value is None:
+                continue
+            for key, other in self.entries(kind_name, scope):
+                if key != own_key and any(same(v, value) for v in pluck(other, unique_field)):
+                    return Refusal(
+                        "conflict",
+                        f"{unique_field} {text_of(value)!r} is already taken",
+                        code=code,
+                        resource=kind.title or kind_name,
+                        field=unique_field,
+                    )
+        return None
 
     def _rekey(
         self, kind_name: str, scope: tuple[str, ...], item: dict[str, Any], name: str
@@ -733,6 +775,9 @@ class _Turn:
         changed = _merge(current, self.shaped(binding.kind, fields, scope))
         changed = self._stamped(binding.kind, kind, changed, scope)
         changed = self.transitions(binding.kind, changed, current, scope)
+        taken = self._taken(binding.kind, kind, scope, changed, key)
+        if taken is not None:
+            return taken
         self.view.put(collection_id(binding.kind, scope), key, changed)
         self.effects(binding, changed, current, scope)
         return self.answer(self.computed(binding.kind, changed, scope, binding.view), read=True)
@@ -1004,7 +1049,11 @@ class _Turn:
         if binding is not None and binding.search is not None and binding.search.total:
             body = _set_path(body, binding.search.total, total or 0)
         if binding is not None and binding.answer is not None:
-            body = _merge_deep(body, render(binding.answer, env))
+            filled = render(binding.answer, env)
+            if isinstance(body, dict) and isinstance(filled, dict):
+                body = {**body, **filled}  # each member the answer names, replaced whole
+            elif filled is not MISSING:
+                body = filled
             if schema is not None:  # the filled-in answer, as the operation declares it
                 body = project(self.spec, schema, body)
         return Answer(status, body, headers, read, media)
@@ -1130,15 +1179,6 @@ def _merge(base: Any, changes: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[name] = value
     return out
-
-
-def _merge_deep(base: Any, extra: Any) -> Any:
-    if isinstance(base, dict) and isinstance(extra, dict):
-        out = dict(base)
-        for name, value in extra.items():
-            out[name] = _merge_deep(out.get(name), value) if name in out else value
-        return out
-    return base if extra is MISSING else extra
 
 
 def _copy(value: Any) -> Any:

@@ -124,7 +124,7 @@ def compile_spec(document: Mapping[str, Any]) -> CompiledSpec:
         discriminating=version.startswith("3.0"),
         rpc=declared.rpc if declared.rpc is not None else _looks_rpc(paths),
         declarations=declared,
-        resources=build_resources(operations, declared),
+        resources=build_resources(document, operations, declared),
         switches=switches,
     )
 

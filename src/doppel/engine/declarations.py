@@ -21,6 +21,7 @@ Condition = dict[str, Any]
 Order = Literal["asc", "desc"]
 ErrorKind = Literal[
     "not_found",
+    "refused",  # a provider's refusal with its own code (Slack's no_text); else invalid_request
     "unauthorized",
     "bad_credentials",
     "invalid_request",
@@ -235,7 +236,7 @@ class Require(_Strict):
     any_of: list[str] | None = None
     when: Condition | None = None  # on the item acted on (e.g. not archived)
     unless: Condition | None = None
-    error: ErrorKind = "invalid_request"
+    error: ErrorKind = "refused"
     code: str | None = None
     field: str | None = None
     status: int | None = None

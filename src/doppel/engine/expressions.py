@@ -70,6 +70,8 @@ class Env:
         else:
             value = get_path(self.roots, path)
         for spec in filters:
+            if value is MISSING and spec.partition(":")[0] not in _TAKES_MISSING:
+                return MISSING  # nothing to transform: the placeholder stays unfilled
             value = apply_filter(value, spec)
         return value
 
@@ -281,6 +283,7 @@ _FILTERS: dict[str, Callable[[Any, str], Any]] = {
     "tail": lambda v, arg: v.rsplit(arg, 1)[-1] if isinstance(v, str) and arg else v,
 }
 FILTER_NAMES = frozenset(_FILTERS)
+_TAKES_MISSING = frozenset({"default", "if", "map"})
 
 
 # -- conditions -------------------------------------------------------------------------------
@@ -310,6 +313,8 @@ def holds(condition: Any, item: Any, env: Env | None = None) -> bool:
 
 
 def _field_holds(values: Sequence[Any], expected: Any, env: Env | None) -> bool:
+    # A list at the path holds each of its members (`{"@members": "U1"}`: U1 is one).
+    values = [x for v in values for x in (v if isinstance(v, list) else [v])]
     if isinstance(expected, Mapping) and expected and set(expected) <= _OPERATORS:
         return all(_operator(values, op, arg, env) for op, arg in expected.items())
     wanted = render(expected, env) if env is not None else expected

@@ -78,6 +78,7 @@ def refuse(
 
 _STATUSES = {
     "not_found": 404,
+    "refused": 422,
     "unauthorized": 401,
     "bad_credentials": 401,
     "invalid_request": 422,
@@ -92,6 +93,7 @@ _ERROR_KEYS = {
     "bad_credentials": ("401", "403", "4XX", "default", "404"),
     "forbidden": ("403", "401", "4XX", "default"),
     "invalid_request": ("400", "422", "4XX", "default"),
+    "refused": ("400", "422", "4XX", "default"),
     "conflict": ("409", "422", "400", "4XX", "default"),
     "not_found": ("404", "410", "4XX", "default"),  # a resource deleted in this sandbox
 }
@@ -216,9 +218,12 @@ def _shape(spec: CompiledSpec, op: Operation | None, kind: str) -> ErrorShape | 
         if binding is not None and kind in binding.errors:
             return binding.errors[kind]
     shape = spec.errors.get(kind)
-    if shape is None and kind == "bad_credentials":
-        shape = spec.errors.get("unauthorized")
+    if shape is None and kind in _FALLBACK:
+        return _shape(spec, op, _FALLBACK[kind])
     return shape
+
+
+_FALLBACK = {"bad_credentials": "unauthorized", "refused": "invalid_request"}
 
 
 def _error_env(

@@ -48,7 +48,9 @@ class Resources:
         return self.kinds[name]
 
 
-def build_resources(operations: Iterable[Any], declared: Declarations) -> Resources:
+def build_resources(
+    document: Mapping[str, Any], operations: Iterable[Any], declared: Declarations
+) -> Resources:
     """Declared kinds and bindings (by operationId), then inferred ones where none is declared;
     and for every operation, the references its inputs make."""
     ops = list(operations)
@@ -67,7 +69,7 @@ def build_resources(operations: Iterable[Any], declared: Declarations) -> Resour
     pagination = dict(declared.pagination)
     references: dict[str, list[Reference]] = {}
     for op in ops:
-        names = {p.name for p in op.parameters}
+        names = input_names(document, op)
         for reference in declared.references:
             if set(reference.params) <= names:
                 references.setdefault(op.pointer, []).append(reference)
@@ -80,6 +82,17 @@ def build_resources(operations: Iterable[Any], declared: Declarations) -> Resour
         schemas,
         pagination,
     )
+
+
+def input_names(document: Mapping[str, Any], op: Any) -> set[str]:
+    """Every named input of an operation: its parameters and its body's top-level members
+    (Slack's `channel` is a form field)."""
+    names = {p.name for p in op.parameters}
+    for media in ((op.request_body or {}).get("content") or {}).values():
+        schema = deref(document, (media or {}).get("schema"))
+        if isinstance(schema, Mapping):
+            names |= set(schema.get("properties") or {})
+    return names
 
 
 def _kind_schema(name: str, kind: Kind, by_id: Mapping[str, Any]) -> str:

@@ -75,7 +75,9 @@ def nullable(spec: CompiledSpec, schema: Mapping[str, Any]) -> bool:
     return any("null" in types(b) for b in branches(spec, schema))
 
 
-def property_schema(spec: CompiledSpec, schema: Mapping[str, Any], name: str) -> Any:
+def property_schema(
+    spec: CompiledSpec, schema: Mapping[str, Any], name: str
+) -> tuple[str, Any] | None:
     """The schema of member `name` (matched as written, else ignoring case and `_`: Twilio's
     form field `StatusCallback` fills `status_callback`), or None."""
     props = schema.get("properties") or {}
@@ -90,6 +92,21 @@ def property_schema(spec: CompiledSpec, schema: Mapping[str, Any], name: str) ->
         return name, extra
     if extra is not False and not props:
         return name, {}
+    return None
+
+
+def member_schema(spec: CompiledSpec, schema: Any, name: str) -> tuple[str, Any] | None:
+    """`property_schema` of the schema, or of the first `oneOf`/`anyOf` branch that
+    declares the member."""
+    s = flat(spec, schema)
+    alternatives = branches(spec, s)
+    for candidate in alternatives or [s]:
+        if name in (candidate.get("properties") or {}):
+            return property_schema(spec, candidate, name)
+    for candidate in alternatives or [s]:
+        found = property_schema(spec, candidate, name)
+        if found is not None:
+            return found
     return None
 
 
@@ -182,13 +199,16 @@ def _shape_branches(
     depth: int,
 ) -> Any:
     ordered = sorted(alternatives, key=lambda b: -_overlap(b, value))
+    fallback: Any = MISSING
     for branch in ordered:
         shaped = shape(spec, branch, value, relate, depth + 1)
-        if shaped is not MISSING and (
-            not isinstance(shaped, dict) or set(branch.get("required") or ()) <= set(shaped)
-        ):
+        if shaped is MISSING:
+            continue
+        if not isinstance(shaped, dict) or set(branch.get("required") or ()) <= set(shaped):
             return shaped
-    return MISSING
+        if fallback is MISSING:
+            fallback = shaped  # the closest branch: what it lacks, showing it supplies
+    return fallback
 
 
 def _overlap(schema: Mapping[str, Any], value: Any) -> int:
