@@ -23,6 +23,7 @@ class ServiceInfo:
     port: int | None
     template: str
     reason: str | None = None
+    token: str | None = None  # issued to this sandbox, in the provider's format
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ServiceInfo:
@@ -33,6 +34,7 @@ class ServiceInfo:
             port=int(port) if port is not None else None,
             template=str(data["template"]),
             reason=data.get("reason"),
+            token=data.get("token"),
         )
 
 
@@ -104,6 +106,13 @@ class Sandbox:
             why = info.reason or f"it is {info.status}"
             raise SandboxFailedError(f"service {service!r} of sandbox {self.id} has no URL: {why}")
         return info.url
+
+    def token(self, service: str) -> str:
+        """The credential issued to this sandbox for one service (`ghp_…`, `xoxb-…`)."""
+        info = self.services.get(service)
+        if info is None or info.token is None:
+            raise KeyError(f"sandbox {self.id} has no token for {service!r}")
+        return info.token
 
     def refresh(self) -> None:
         """Read the sandbox again; a deleted or expired one raises SandboxGoneError."""

@@ -288,7 +288,7 @@ def inferred_filters(op: Any, item_schema: Mapping[str, Any]) -> dict[str, Filte
         if param.location != "query":
             continue
         target = table.get(param.name.replace("_", "").lower())
-        if target is not None and isinstance(deref({}, props[target]), Mapping):
+        if target is not None:
             found[param.name] = Filter(field=[target])
     return found
 
