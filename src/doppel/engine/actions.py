@@ -27,7 +27,17 @@ from doppel.engine.declarations import (
     Pagination,
     Require,
 )
-from doppel.engine.expressions import MISSING, Env, get_path, holds, pluck, render, same, text_of
+from doppel.engine.expressions import (
+    MISSING,
+    Env,
+    get_path,
+    holds,
+    iso,
+    pluck,
+    render,
+    same,
+    text_of,
+)
 from doppel.engine.ids import Generators, id_template
 from doppel.engine.inputs import request_inputs
 from doppel.engine.lists import Entry, Page, apply_filters, paginate, sort_entries
@@ -36,6 +46,7 @@ from doppel.engine.negotiate import choose_media_type
 from doppel.engine.refs import escape, resolve_pointer
 from doppel.engine.resources import inferred_filters, key_field, timestamp_fields
 from doppel.engine.shape import flat, member_schema, project, shape, template_value, types
+from doppel.engine.validate import fits
 from doppel.engine.world import EMPTY_WORLD, SEQUENCES, View, World, collection_id
 from doppel.errors import ConfigError, FieldError
 
@@ -148,7 +159,7 @@ class _Turn:
                 continue  # an optional input not given (a comment's `comment_id`)
             found = self.lookup(reference)
             if found is None:
-                if self.closed or self._deleted(reference):
+                if self._closed_for(reference.kind) or self._deleted(reference):
                     return self.refusal(reference, reference.key)
                 continue
             self._remember(reference, found)
@@ -443,11 +454,11 @@ class _Turn:
         out: dict[str, Any] = {}
         for name, value in fields.items():
             if name.startswith("@"):
-                out[name] = value
+                out[name] = _plain(value)
                 continue
             found = member_schema(self.spec, schema, name)
             if found is None:
-                out[name] = value
+                out[name] = _plain(value)  # kept, never shown: still JSON
                 continue
             member, sub = found
             shaped = relate(member, sub, value)
@@ -533,6 +544,12 @@ class _Turn:
         `create` templates for what the inputs do not give, each seeing what came before."""
         schema = self.kind_schema(kind_name)
         template = template_value(self.spec, schema)
+        if kind_name not in self.spec.declarations.resources and self.op is not None:
+            # An inferred create answers the item itself: start from that answer (the
+            # spec's example where it fits, else data that validates).
+            answered = self._template_answer()
+            if isinstance(answered, dict):
+                template = answered
         item: dict[str, Any] = dict(template) if isinstance(template, dict) else {}
         if kind_name in self.spec.declarations.resources:
             # A declared kind starts from what its schema requires; the rest is the
@@ -567,12 +584,23 @@ class _Turn:
         return self.answer(self.computed(binding.kind, found[1], scope, binding.view), read=True)
 
     def _miss(self, binding: Binding) -> Outcome:
+        assert binding.kind is not None
         collection, key = self._address(binding)
         exists, _ = self.view.lookup(collection, key)
-        if self.closed or exists or (binding.where is not None and self.closed):
-            assert binding.kind is not None
+        if exists or self._closed_for(binding.kind):
             return self.not_found(binding.kind, key)
         return None  # open world: the spec's example answers
+
+    def _closed_for(self, kind_name: str) -> bool:
+        """Whether an unknown item of this kind is a not-found here. A declared kind: in a
+        closed world, always (the template knows its provider). An inferred one: only
+        where the operation declares the not-found (a description that says an operation
+        cannot answer 404 is taken at its word; its example answers)."""
+        if not self.closed:
+            return False
+        if kind_name in self.spec.declarations.resources:
+            return True
+        return any(k in self.op.responses for k in ("404", "4XX"))
 
     def _read_many(self, binding: Binding, kind: Kind) -> Outcome:
         assert binding.kind is not None
@@ -761,10 +789,7 @@ class _Turn:
             if not isinstance(current, dict):
                 return None
             _, key = self._address(binding)
-            current = {
-                **current,
-                self._key_field(binding.kind, kind): self._typed_key(binding, key),
-            }
+            current = {**current, **self._key_echo(binding, kind, key)}
         else:
             key, current = found
         self._check(binding.requires, current, "update")
@@ -796,9 +821,19 @@ class _Turn:
         self._check(binding.requires, found[1], "update")
         return self._update(binding.model_copy(update={"requires": []}), kind)
 
-    def _typed_key(self, binding: Binding, key: str) -> Any:
+    def _key_echo(self, binding: Binding, kind: Kind, key: str) -> dict[str, Any]:
+        """The key the request named, in the item's key field: only where it fits that
+        field's schema (an id that breaks the pattern is not echoed into an answer)."""
+        assert binding.kind is not None
+        name = self._key_field(binding.kind, kind)
         value = render(binding.key, self.env)
-        return value if value is not MISSING else key
+        value = key if value is MISSING else value
+        found = member_schema(self.spec, self.kind_schema(binding.kind), name)
+        if found is not None:
+            value = shape(self.spec, found[1], value)
+            if value is MISSING or not fits(self.spec, found[1], value):
+                return {}
+        return {name: value}
 
     def _stamped(
         self, kind_name: str, kind: Kind, item: dict[str, Any], scope: tuple[str, ...]
@@ -821,7 +856,7 @@ class _Turn:
         collection, key = self._address(binding)
         if found is None:
             exists, _ = self.view.lookup(collection, key)
-            if self.closed or exists:
+            if exists or self._closed_for(binding.kind):
                 return self.not_found(binding.kind, key)
             item: Any = None
         else:
@@ -829,7 +864,7 @@ class _Turn:
             self._check(binding.requires, item)
         self.view.delete(collection, key)
         self.effects(binding, item, item, scope)
-        echo = {self._key_field(binding.kind, kind): self._typed_key(binding, key)}
+        echo = self._key_echo(binding, kind, key)
         return self.answer(echo if item is None else item, result="none", echo=echo)
 
     def _field_items(self, binding: Binding, kind: Kind) -> tuple[str, Any, tuple[str, ...]]:
@@ -854,7 +889,7 @@ class _Turn:
         if raw is MISSING or raw is None:
             return []
         values = raw if isinstance(raw, list) else [raw]
-        relate = _Relations(self, binding.kind, scope)
+        relate = _Relations(self, binding.kind, scope, skip_missing=binding.missing == "skip")
         schema = flat(self.spec, self.kind_schema(binding.kind))
         member = (schema.get("properties") or {}).get(binding.field)
         related = relate(binding.field, member or {}, values)
@@ -1029,6 +1064,8 @@ class _Turn:
         envelope = binding.envelope if binding else None
         if binding is not None and binding.kind is not None and envelope is None:
             envelope = self.spec.resources.kind(binding.kind).envelope
+        if envelope is None and many and schema is not None:
+            envelope = _list_member(self.spec, schema)
         if result == "none" or (value is None and not many):
             body = _copy(self._template_answer())
             if echo and isinstance(body, dict):
@@ -1075,10 +1112,13 @@ class _Turn:
 class _Relations:
     """The `relate` callback of `shape`: names in a relation's field become its items."""
 
-    def __init__(self, turn: _Turn, kind_name: str, scope: tuple[str, ...]) -> None:
+    def __init__(
+        self, turn: _Turn, kind_name: str, scope: tuple[str, ...], *, skip_missing: bool = False
+    ) -> None:
         self.turn = turn
         self.kind = turn.spec.resources.kind(kind_name)
         self.scope = dict(zip(self.kind.scope, scope, strict=False))
+        self.skip_missing = skip_missing  # GitHub ignores assignees it cannot add
 
     def __call__(self, field_name: str, schema: Any, value: Any) -> Any:
         relation = self.kind.relations.get(field_name)
@@ -1106,6 +1146,8 @@ class _Relations:
             if wanted is None:
                 continue
             found = turn.find(relation.kind, scope, text_of(wanted), [relation.by])
+            if found is None and self.skip_missing and not relation.create:
+                continue
             if found is None:
                 if not relation.create:
                     title = turn.spec.resources.kind(relation.kind).title or relation.kind
@@ -1154,6 +1196,17 @@ def _inferred_create(turn: _Turn, kind_name: str, kind: Kind) -> Mapping[str, An
         templates[field_name] = "{now}"
     turn.spec.cache[cache_key] = templates
     return templates
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON holds it: times as ISO 8601 text."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _given(value: Any) -> bool:
@@ -1205,6 +1258,20 @@ def _schema_path(spec: CompiledSpec, schema: Any, path: str) -> Any:
         props = flat(spec, current).get("properties") or {}
         current = props.get(part)
     return current
+
+
+def _list_member(spec: CompiledSpec, schema: Any) -> str | None:
+    """Where a list answer that is an object holds its items (Stripe's `data`, Twilio's
+    `messages`): its one array-of-objects member."""
+    s = flat(spec, schema)
+    if "object" not in types(s):
+        return None
+    arrays = [
+        name
+        for name, member in (s.get("properties") or {}).items()
+        if "array" in types(flat(spec, member))
+    ]
+    return arrays[0] if len(arrays) == 1 else None
 
 
 def _array_member(value: Any) -> str | None:

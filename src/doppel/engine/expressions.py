@@ -270,6 +270,7 @@ _FILTERS: dict[str, Callable[[Any, str], Any]] = {
     "unb64": _unb64,
     "blob_sha": _blob_sha,
     "len": lambda v, _: len(v) if isinstance(v, (str, list, dict)) else 0,
+    "bytes": lambda v, _: len(v.encode()) if isinstance(v, str) else 0,
     "lines": _count_lines,
     "split": _split,
     "join": lambda v, arg: (arg or ",").join(map(text_of, v)) if isinstance(v, list) else v,

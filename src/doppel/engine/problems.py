@@ -184,13 +184,17 @@ def error(
     the operation declares it, else problem+json."""
     shape = _shape(spec, op, kind)
     declared = None
+    value: Any = None
+    if shape is not None:
+        value = render(shape.body, _error_env(shape, kind, detail, errors, code, resource, field))
+        if op is not None and not _fits_declared(spec, op, shape.status, value):
+            shape = None  # the operation declares this status otherwise: answer as declared
     if shape is None and op is not None:
         declared = _declared_error(spec, request, context, op, kind, status, detail)
     if declared is not None:
         status, headers, body = declared
     elif shape is not None:
         status = shape.status
-        value = render(shape.body, _error_env(shape, kind, detail, errors, code, resource, field))
         body = encode_json(value)
         headers = {"content-type": _JSON, **{k.lower(): v for k, v in shape.headers.items()}}
     else:
@@ -210,6 +214,29 @@ def error(
         "error", op.operation_id if op else None, op.path if op else None, status, detail
     )
     return finish(spec, request, context, status, headers, body), report
+
+
+def _fits_declared(spec: CompiledSpec, op: Operation, status: int, value: Any) -> bool:
+    """Whether the provider's error body fits what the operation declares for its status
+    (or its `default`, where Slack keeps its HTTP-200 errors). A status it does not
+    declare at all is the provider's to answer as it does."""
+    keys = [k for k in (str(status), f"{str(status)[0]}XX") if k in op.responses]
+    if not keys:
+        return True
+    candidates = [*keys, "default"] if "default" in op.responses else keys
+    for key in candidates:
+        content = op.responses[key].get("content") or {}
+        if not content:
+            if key != "default":
+                return value is None
+            continue
+        media = next((m for m in content if "json" in m), None)
+        if media is None or "schema" not in (content[media] or {}):
+            return True
+        pointer = f"{op.response_pointers[key]}/content/{escape(media)}/schema"
+        if not schema_errors(spec, pointer, value):
+            return True
+    return False
 
 
 def _shape(spec: CompiledSpec, op: Operation | None, kind: str) -> ErrorShape | None:

@@ -23,6 +23,7 @@ from doppel.engine.declarations import (
     Pagination,
     Reference,
 )
+from doppel.engine.generate import merge_all_of
 from doppel.engine.refs import deref, escape, resolve_pointer
 from doppel.engine.routing import Segment, parse_template
 from doppel.errors import SpecError
@@ -74,7 +75,7 @@ def build_resources(
             if set(reference.params) <= names:
                 references.setdefault(op.pointer, []).append(reference)
     if declared.state:
-        _infer(ops, kinds, bindings, schemas, references, pagination)
+        _infer(document, ops, kinds, bindings, schemas, references, pagination)
     return Resources(
         kinds,
         bindings,
@@ -127,6 +128,7 @@ def success_schema(op: Any) -> str | None:
 
 
 def _infer(
+    document: Mapping[str, Any],
     ops: list[Any],
     kinds: dict[str, Kind],
     bindings: dict[str, Binding],
@@ -138,7 +140,9 @@ def _infer(
     for op in ops:
         collection, last, suffix = _split(op.path)
         single = isinstance(last, Segment) and len(last.names) == 1
-        if op.method == "GET" and single and (last.key == "*" or last.key == "{}" + suffix):
+        parts = parse_template(collection)
+        named = bool(parts) and isinstance(parts[-1], str)  # a collection is a noun, not `{id}`
+        if op.method == "GET" and single and named and last.key in ("*", "{}" + suffix):
             items.setdefault(collection + suffix, (last.names[0], op.path, op))
     for name, (param, item_path, reader) in items.items():
         schema = success_schema(reader)
@@ -146,15 +150,18 @@ def _infer(
             continue
         collection = name[: len(name) - len(_split(item_path)[2])]
         ops_here = [op for op in ops if op.path in (name, item_path)]
-        if not any(op.path == name and op.method in ("GET", "POST") for op in ops_here):
-            continue  # no list and no create: `/repos/{owner}/{repo}` is not an item of a
-            # collection `/repos/{owner}`
+        lister = next((op for op in ops_here if op.path == name and op.method == "GET"), None)
+        creator = any(op.path == name and op.method == "POST" for op in ops_here)
+        if (lister is None and not creator) or (
+            lister is not None and not _lists(document, lister)
+        ):
+            continue  # not a collection: `/user` answers one user, not a list of them
         if any(op.pointer in bindings for op in ops_here):
             continue  # the template declares this collection
         kinds.setdefault(name, Kind(key=param, scope=_PARAM.findall(collection)))
         schemas.setdefault(name, schema)
         for op in ops_here:
-            action = None if op.pointer in bindings else _action(op, name, item_path)
+            action = None if op.pointer in bindings else _action(op, collection, item_path)
             if action is None:
                 continue
             style = _pagination_style(op) if action == "list" else None
@@ -178,6 +185,30 @@ def _infer(
                 scope = {var: f"{{req.{var}}}" for var in _PARAM.findall(collection)}
                 reference = Reference(params=[], kind=name, key=key, scope=scope)
                 references.setdefault(op.pointer, []).append(reference)
+
+
+def _lists(document: Mapping[str, Any], op: Any) -> bool:
+    """Whether an operation answers a list: an array, or an object holding one."""
+    pointer = success_schema(op)
+    if pointer is None:
+        return False
+    schema = _flat(document, resolve_pointer(document, "#" + pointer))
+    if _is_array(document, schema):
+        return True
+    props = schema.get("properties") or {}
+    return sum(_is_array(document, _flat(document, p)) for p in props.values()) == 1
+
+
+def _flat(document: Mapping[str, Any], schema: Any) -> Mapping[str, Any]:
+    resolved = deref(document, schema)
+    if isinstance(resolved, Mapping) and "allOf" in resolved:
+        return merge_all_of(resolved, document)
+    return resolved if isinstance(resolved, Mapping) else {}
+
+
+def _is_array(document: Mapping[str, Any], schema: Mapping[str, Any]) -> bool:
+    kind = schema.get("type")
+    return kind == "array" or (isinstance(kind, list) and "array" in kind) or "items" in schema
 
 
 def _structure(template: str) -> str:

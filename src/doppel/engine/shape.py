@@ -12,6 +12,7 @@ are filled from a template value of that schema.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from doppel.engine.compile import CompiledSpec
 from doppel.engine.expressions import MISSING, iso
 from doppel.engine.generate import generate, merge_all_of, type_fits
-from doppel.engine.refs import deref
+from doppel.engine.refs import DOCUMENT_URI, deref
 from doppel.engine.validate import fits
 
 # A relation: (field, target schema, the value sent) → the related object(s), or MISSING.
@@ -60,13 +61,72 @@ def types(schema: Mapping[str, Any]) -> set[str]:
 
 
 def branches(spec: CompiledSpec, schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The alternatives of a `oneOf`/`anyOf` (each merged with the schema's other members)."""
-    for key in ("oneOf", "anyOf"):
-        members = schema.get(key)
+    """The alternatives of a `oneOf`/`anyOf` (each merged with the schema's other members),
+    computed once per schema."""
+    key = ("branches", id(schema))
+    entry = spec.cache.get(key)
+    if entry is not None and entry[0] is schema:
+        return entry[1]  # type: ignore[no-any-return]
+    found: list[Mapping[str, Any]] = []
+    for name in ("oneOf", "anyOf"):
+        members = schema.get(name)
         if isinstance(members, list) and members:
-            base = {k: v for k, v in schema.items() if k not in (key, "discriminator")}
-            return [flat(spec, {"allOf": [base, m]} if base else m) for m in members]
-    return []
+            base = {k: v for k, v in schema.items() if k not in (name, "discriminator")}
+            found = [flat(spec, {"allOf": [base, m]} if base else m) for m in members]
+            break
+    spec.cache[key] = (schema, found)
+    return found
+
+
+def ranked(
+    spec: CompiledSpec,
+    alternatives: list[Mapping[str, Any]],
+    value: Any,
+    schema: Mapping[str, Any] | None = None,
+) -> list[Mapping[str, Any]]:
+    """The alternatives a value may belong to, best first: the one its discriminator maps
+    to, those whose tags it carries (a `type: FRAME` node is a FrameNode, whatever else
+    it shares with a component), then those whose required members it has, then by
+    members in common."""
+    if not isinstance(value, dict):
+        return sorted(alternatives, key=lambda b: -_overlap(b, value))
+    chosen = _discriminated(spec, schema, value) if schema is not None else None
+    if chosen is not None:
+        return [chosen, *(b for b in alternatives if b is not chosen)]
+    tagged = [b for b in alternatives if _tags_agree(spec, b, value)] or alternatives
+    return sorted(
+        tagged,
+        key=lambda b: (not set(b.get("required") or ()) <= set(value), -_overlap(b, value)),
+    )
+
+
+def _discriminated(
+    spec: CompiledSpec, schema: Mapping[str, Any], value: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    discriminator = schema.get("discriminator")
+    if not isinstance(discriminator, Mapping):
+        return None
+    tag = value.get(discriminator.get("propertyName", ""))
+    target = (discriminator.get("mapping") or {}).get(tag) if isinstance(tag, str) else None
+    if not isinstance(target, str):
+        return None
+    ref = target if target.startswith("urn:") else DOCUMENT_URI + target
+    if schema.get("oneOf") or schema.get("anyOf"):
+        return flat(spec, {"$ref": ref})
+    return None
+
+
+def _tags_agree(spec: CompiledSpec, branch: Mapping[str, Any], value: Mapping[str, Any]) -> bool:
+    for name, member in (branch.get("properties") or {}).items():
+        if name not in value:
+            continue
+        prop = flat(spec, member)
+        if "const" in prop and value[name] != prop["const"]:
+            return False
+        enum = prop.get("enum")
+        if isinstance(enum, list) and len(enum) <= 3 and value[name] not in enum:
+            return False  # a tag-like enum (a discriminator's few values) that disagrees
+    return True
 
 
 def nullable(spec: CompiledSpec, schema: Mapping[str, Any]) -> bool:
@@ -198,7 +258,7 @@ def _shape_branches(
     relate: Relate | None,
     depth: int,
 ) -> Any:
-    ordered = sorted(alternatives, key=lambda b: -_overlap(b, value))
+    ordered = ranked(spec, alternatives, value, schema)
     fallback: Any = MISSING
     for branch in ordered:
         shaped = shape(spec, branch, value, relate, depth + 1)
@@ -270,12 +330,26 @@ def _scalar(value: Any, schema: Mapping[str, Any], kinds: set[str]) -> Any:
         candidates.append("true" if value else "false")
     elif isinstance(value, int | float):
         candidates.append(str(value))
+    pattern = schema.get("pattern")
     for candidate in candidates:
         if (not kinds or type_fits(candidate, list(kinds))) and (
             not isinstance(enum, list) or candidate in enum
         ):
+            if (
+                isinstance(candidate, str)
+                and isinstance(pattern, str)
+                and not _matches(pattern, candidate)
+            ):
+                continue  # Slack's thread_ts must look like a ts: a made-up one is left out
             return candidate
     return MISSING
+
+
+def _matches(pattern: str, text: str) -> bool:
+    try:
+        return re.search(pattern, text) is not None
+    except re.error:
+        return True  # a pattern Python cannot read does not refuse anything
 
 
 def _parsed(text: str, kinds: set[str]) -> list[Any]:
@@ -324,10 +398,7 @@ def project(spec: CompiledSpec, schema: Any, value: Any, depth: int = 0) -> Any:
     alternatives = branches(spec, s)
     if alternatives:
         if isinstance(value, dict):
-            fitting = [b for b in alternatives if set(b.get("required") or ()) <= set(value)]
-            pool = fitting or alternatives
-            best = max(pool, key=lambda b: _overlap(b, value))
-            return project(spec, best, value, depth + 1)
+            return project(spec, ranked(spec, alternatives, value, s)[0], value, depth + 1)
         return value
     if isinstance(value, dict):
         return _project_object(spec, s, value, depth)
@@ -347,7 +418,7 @@ def _project_object(
             continue
         if name in props:
             out[name] = project(spec, props[name], member, depth + 1)
-        elif not props or isinstance(extra, Mapping):
+        elif (not props and extra is not False) or isinstance(extra, Mapping):
             sub = extra if isinstance(extra, Mapping) else {}
             out[name] = project(spec, sub, member, depth + 1) if sub else member
     missing = [r for r in schema.get("required") or () if r not in out]

@@ -84,6 +84,7 @@ def _escape_for_yaml(found: re.Match[str]) -> str:
 _ENV.filters["tojson"] = _tojson
 _ENV.filters["b64"] = lambda text: apply_filter(str(text), "b64")
 _ENV.filters["blob_sha"] = lambda text: apply_filter(str(text), "blob_sha")
+_ENV.filters["byte_length"] = lambda text: len(str(text).encode())
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SWITCHES = ("validate_requests", "enforce_auth", "closed_world", "auth")
 _AUTH_MODES = ("off", "any", "issued")
