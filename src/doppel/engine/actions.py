@@ -72,6 +72,7 @@ class Refusal:
     resource: str | None = None
     field: str | None = None
     errors: tuple[FieldError, ...] = ()
+    value: Any = None  # what was sent, for providers that echo it (GitHub's `value`)
 
 
 class Refused(Exception):
@@ -171,7 +172,7 @@ class _Turn:
                 continue  # an optional input not given (a reply's thread_ts)
             found = self.lookup(lookup)
             if found is None:
-                if lookup.error != "not_found" or self.closed:
+                if not lookup.optional and (lookup.error != "not_found" or self.closed):
                     return self.refusal(lookup, lookup.key)
                 continue
             self.env.roots["ref"][name] = self.shown(lookup, found[1])
@@ -337,6 +338,9 @@ class _Turn:
             if failed:
                 names = ", ".join(require.any_of or ())
                 detail = require.detail or (f"one of {names} is required" if names else "refused")
+                if "{" in detail:
+                    filled = render(detail, self.env)
+                    detail = text_of(filled) if filled is not MISSING else detail
                 field = require.field
                 raise Refused(
                     Refusal(
@@ -626,11 +630,17 @@ class _Turn:
         return self.listed(binding, kind, entries, scope)
 
     def listed(
-        self, binding: Binding, kind: Kind, entries: list[Entry], scope: tuple[str, ...]
+        self,
+        binding: Binding,
+        kind: Kind,
+        entries: list[Entry],
+        scope: tuple[str, ...] | None,
     ) -> Outcome:
+        """Filter, sort and page entries (computed here unless `scope` is None: already)."""
         assert binding.kind is not None
         # Computed first: filters and sorts may use them (`comments`, Slack's `is_member`).
-        entries = [(k, self.computed(binding.kind, v, scope, binding.view)) for k, v in entries]
+        if scope is not None:
+            entries = [(k, self.computed(binding.kind, v, scope, binding.view)) for k, v in entries]
         if binding.where is not None:
             entries = [e for e in entries if holds(binding.where, e[1], self.env)]
         filters = binding.filters if binding.filters is not None else self._filters(kind, binding)
@@ -1007,8 +1017,8 @@ class _Turn:
         from doppel.engine.search import search_entries
 
         assert binding.kind is not None and binding.search is not None
-        entries = search_entries(self, binding.kind, kind, binding.search)
-        return self.listed(binding, kind, entries, ())
+        entries = search_entries(self, binding.kind, kind, binding.search, binding.view)
+        return self.listed(binding, kind, entries, None)
 
     # -- answers ----------------------------------------------------------------------------
 
@@ -1086,7 +1096,7 @@ class _Turn:
         if binding is not None and binding.search is not None and binding.search.total:
             body = _set_path(body, binding.search.total, total or 0)
         if binding is not None and binding.answer is not None:
-            filled = render(binding.answer, env)
+            filled = _plain(render(binding.answer, env))
             if isinstance(body, dict) and isinstance(filled, dict):
                 body = {**body, **filled}  # each member the answer names, replaced whole
             elif filled is not MISSING:
@@ -1159,6 +1169,7 @@ class _Relations:
                             resource=turn._title(),
                             field=field_name,
                             errors=(FieldError(f"/body/{field_name}", f"invalid {wanted}"),),
+                            value=value,
                         )
                     )
                 found = self._created(relation.kind, relation.by, wanted, scope)

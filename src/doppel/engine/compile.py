@@ -41,6 +41,7 @@ class Operation:
     response_pointers: Mapping[str, str]
     security: tuple[Mapping[str, Any], ...] | None
     path_names: tuple[str, ...]
+    docs: str | None = None  # externalDocs.url: the provider's page for this operation
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +161,7 @@ def _operation(
         responses={k: v for k, (v, _) in located.items()},
         response_pointers={k: at for k, (_, at) in located.items()},
         security=tuple(security) if security is not None else None,
+        docs=_docs(raw),
         path_names=tuple(
             name
             for part in parse_template(template)
@@ -167,6 +169,12 @@ def _operation(
             for name in part.names
         ),
     )
+
+
+def _docs(raw: Mapping[str, Any]) -> str | None:
+    docs = raw.get("externalDocs")
+    url = docs.get("url") if isinstance(docs, Mapping) else None
+    return url if isinstance(url, str) else None
 
 
 def _looks_rpc(paths: Mapping[str, Any]) -> bool:

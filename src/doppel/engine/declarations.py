@@ -65,6 +65,7 @@ class Lookup(_Strict):
     code: str | None = None  # the provider's own code (Slack: channel_not_found)
     field: str | None = None  # the input to name in an invalid_request error
     detail: str | None = None
+    optional: bool = False  # nothing found is no refusal: `{ref.NAME}` is simply absent
 
 
 class Reference(Lookup):
@@ -313,6 +314,7 @@ class Binding(_Strict):
     conflict: str | None = None  # create: code when the key is taken
     missing: Literal["error", "skip"] = "error"
     errors: dict[ErrorKind, ErrorShape] = Field(default_factory=dict)  # this operation's own
+    validate_requests: bool | None = None  # where the provider accepts more than its spec says
 
 
 class Credential(_Strict):

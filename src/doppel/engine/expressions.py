@@ -70,7 +70,12 @@ class Env:
         else:
             value = get_path(self.roots, path)
         for spec in filters:
-            if value is MISSING and spec.partition(":")[0] not in _TAKES_MISSING:
+            name, _, arg = spec.partition(":")
+            if name == "or":  # `{ref.base.name|or:ref.repo.default_branch}`: another path
+                if value is MISSING or value is None or value == "":
+                    value = get_path(self.roots, arg)
+                continue
+            if value is MISSING and name not in _TAKES_MISSING:
                 return MISSING  # nothing to transform: the placeholder stays unfilled
             value = apply_filter(value, spec)
         return value
@@ -283,7 +288,7 @@ _FILTERS: dict[str, Callable[[Any, str], Any]] = {
     "basename": lambda v, _: v.rsplit("/", 1)[-1] if isinstance(v, str) else v,
     "tail": lambda v, arg: v.rsplit(arg, 1)[-1] if isinstance(v, str) and arg else v,
 }
-FILTER_NAMES = frozenset(_FILTERS)
+FILTER_NAMES = frozenset({*_FILTERS, "or"})
 _TAKES_MISSING = frozenset({"default", "if", "map"})
 
 
@@ -307,6 +312,11 @@ def holds(condition: Any, item: Any, env: Env | None = None) -> bool:
                 return False
         elif key == "not":
             if holds(expected, item, env):
+                return False
+        elif key.startswith("$"):  # `$req.event`: a value of the request, not of the item
+            found = env.lookup(key[1:]) if env is not None else MISSING
+            values = [] if found is MISSING or found is None else [found]
+            if not _field_holds(values, expected, env):
                 return False
         elif not _field_holds(pluck(item, key), expected, env):
             return False

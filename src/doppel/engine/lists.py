@@ -106,10 +106,11 @@ def sort_entries(
         return list(reversed(entries)) if order == "desc" else list(entries)
     direction = inputs.get(sort.direction) if sort.direction else None
     descending = (text_of(direction).lower() if direction else sort.default_direction) == "desc"
-    present = [e for e in entries if pluck(e[1], path)]
+    present = [(i, e) for i, e in enumerate(entries) if pluck(e[1], path)]
     absent = [e for e in entries if not pluck(e[1], path)]
-    present.sort(key=lambda e: _sort_key(pluck(e[1], path)[0]), reverse=descending)
-    return present + absent
+    # Ties keep creation order, newest first when descending (items made in one second).
+    present.sort(key=lambda p: (_sort_key(pluck(p[1][1], path)[0]), p[0]), reverse=descending)
+    return [e for _, e in present] + absent
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -187,11 +188,13 @@ def _by_page(
 
     result = Page(chunk)
     if style.link:
-        links = []
+        links = []  # GitHub's order: prev, next, last, first
+        if page > first:
+            links.append((uri(max(min(page - 1, last), first)), "prev"))
         if page < last:
             links += [(uri(page + 1), "next"), (uri(last), "last")]
         if page > first:
-            links += [(uri(max(min(page - 1, last), first)), "prev"), (uri(first), "first")]
+            links.append((uri(first), "first"))
         if links:
             result.headers["link"] = ", ".join(f'<{base_url}{u}>; rel="{r}"' for u, r in links)
     names = style.uris

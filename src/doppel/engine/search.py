@@ -38,7 +38,10 @@ def parse_query(text: str) -> tuple[list[tuple[str, str, bool]], list[str]]:
     return qualifiers, words
 
 
-def search_entries(turn: _Turn, kind_name: str, kind: Kind, search: Search) -> list[Entry]:
+def search_entries(
+    turn: _Turn, kind_name: str, kind: Kind, search: Search, view: str | None
+) -> list[Entry]:
+    """Matching items across the kind's scopes, each shown (computed) in its own scope."""
     raw = turn.inputs.get(search.param)
     qualifiers, words = parse_query(raw if isinstance(raw, str) else "")
     scope: dict[str, str] = {}
@@ -46,15 +49,18 @@ def search_entries(turn: _Turn, kind_name: str, kind: Kind, search: Search) -> l
         names = search.scope.get(name)
         if names is not None and not negated:
             scope.update(zip(names, value.split("/", len(names) - 1), strict=False))
-    entries: list[Entry] = []
+    scopes: list[tuple[str, ...]]
     if kind.scope and all(var in scope for var in kind.scope):
-        wanted = tuple(scope[var] for var in kind.scope)
-        entries = turn.entries(kind_name, wanted)
+        scopes = [tuple(scope[var] for var in kind.scope)]
     elif kind.scope:
-        for collection in turn.view.collections(kind_name + ":"):
-            entries += turn.entries(kind_name, scope_of(collection))
+        scopes = [scope_of(c) for c in turn.view.collections(kind_name + ":")]
     else:
-        entries = turn.entries(kind_name, ())
+        scopes = [()]
+    entries: list[Entry] = [
+        (key, turn.computed(kind_name, item, where, view))
+        for where in scopes
+        for key, item in turn.entries(kind_name, where)
+    ]
     extra = dict(search.extra)
     out: list[Entry] = []
     for key, item in entries:
