@@ -9,6 +9,7 @@ spec's example answers instead. Changes are recorded in the view; nothing is mut
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,7 +97,7 @@ def act(
     resources = spec.resources
     binding = resources.bindings.get(op.pointer)
     references = resources.references.get(op.pointer, ())
-    if binding is None and not (context.closed_world and references):
+    if binding is None and not references:
         return None, ()
     view = View(context.world, context.state)
     inputs = request_inputs(spec, op, request, path_params)
@@ -342,6 +343,7 @@ class _Turn:
                     filled = render(detail, self.env)
                     detail = text_of(filled) if filled is not MISSING else detail
                 field = require.field
+                code = require.code or "invalid"
                 raise Refused(
                     Refusal(
                         require.error,
@@ -350,7 +352,7 @@ class _Turn:
                         status=require.status,
                         resource=self._title(),
                         field=field,
-                        errors=(FieldError(f"/body/{field}", detail),) if field else (),
+                        errors=(FieldError(f"/body/{field}", detail, code),) if field else (),
                     )
                 )
 
@@ -569,6 +571,11 @@ class _Turn:
             value = render(template_, env.child(item={**item, **given}))
             if value is not MISSING:
                 given[name] = value
+        key_name = self._key_field(kind_name, kind)
+        if key_name not in given and kind_name in self.spec.declarations.resources:
+            # A key the schema's placeholder would fill is no key: nothing may be stored
+            # under `full_name-7332`.
+            raise Refused(Refusal("refused", f"nothing gives the new {kind_name} its {key_name}"))
         return {**item, **self.shaped(kind_name, given, scope)}
 
     def _create_templates(self, kind_name: str, kind: Kind) -> Mapping[str, Any]:
@@ -643,7 +650,9 @@ class _Turn:
             entries = [(k, self.computed(binding.kind, v, scope, binding.view)) for k, v in entries]
         if binding.where is not None:
             entries = [e for e in entries if holds(binding.where, e[1], self.env)]
-        filters = binding.filters if binding.filters is not None else self._filters(kind, binding)
+        filters: Mapping[str, Any] | None = binding.filters
+        if filters is None:  # a search's query is its filter: the list's defaults stay out
+            filters = {} if binding.action == "search" else self._filters(kind, binding)
         entries = apply_filters(filters, entries, self.inputs, self.env)
         entries = sort_entries(
             entries, binding.sort or kind.sort, binding.order or kind.order, self.inputs
@@ -657,9 +666,8 @@ class _Turn:
             self.context.base_url,
         )
         if page.error is not None:
-            return Refusal(
-                "invalid_request", f"the cursor is not valid: {page.error}", code=page.error
-            )
+            code = page.error if " " not in page.error else None  # Slack's invalid_cursor
+            return Refusal("invalid_request", f"the list cannot be paged: {page.error}", code=code)
         items = [item for _, item in page.entries]
         return self.answer(items, many=True, page=page, read=True, total=len(entries))
 
@@ -1205,6 +1213,17 @@ def _inferred_create(turn: _Turn, kind_name: str, kind: Kind) -> Mapping[str, An
     created, updated = timestamp_fields(props)
     for field_name in (*created, *updated):
         templates[field_name] = "{now}"
+    item_path = turn.spec.resources.paths.get(kind_name)
+    if item_path is not None and name is not None:
+        # Its own address: Twilio's relative `uri`, a REST `url` on the API's origin.
+        own = re.sub(
+            r"\{([^{}]+)\}",
+            lambda m: f"{{item.{name}}}" if m[1] == kind.key else f"{{req.{m[1]}}}",
+            item_path,
+        )
+        for link, prefix in (("uri", ""), ("url", "{base}"), ("self", "{base}")):
+            if "string" in types(flat(turn.spec, props.get(link, {}))):
+                templates[link] = prefix + own
     turn.spec.cache[cache_key] = templates
     return templates
 

@@ -10,6 +10,8 @@ schemes.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass
 
@@ -38,7 +40,10 @@ def issue_token(spec: CompiledSpec, entropy: bytes) -> str:
     (the caller's cryptographic randomness: the engine has none of its own)."""
     declared = spec.declarations.auth
     template = declared.token if declared is not None else Auth().token
-    source = iter(entropy * (1 + 512 // max(len(entropy), 1)))
+    if not entropy:
+        raise ValueError("a token needs entropy")
+    needed = sum(int(n) for _, n in _TOKEN_PART.findall(template))
+    source = iter(entropy * (1 + needed // len(entropy)))
 
     def fill(found: re.Match[str]) -> str:
         alphabet = _ALPHABETS[found[1]]
@@ -61,6 +66,8 @@ def check_credentials(
         return None
     token = credential(declared, request)
     if token is None:
+        if op.security and any(not requirement for requirement in op.security):
+            return None  # `security: [{}, …]`: anonymous calls are allowed too
         return AuthFailure("unauthorized", "no credentials were sent")
     if declared.pattern is not None and not re.fullmatch(declared.pattern, token):
         return AuthFailure("bad_credentials", "the token is not one this service issues")
@@ -96,6 +103,8 @@ def _by_security_schemes(
         return AuthFailure("unauthorized", reason)
     if context.auth == "issued" and op.security:
         sent = _sent_secrets(request)
+        if not sent and any(not requirement for requirement in op.security):
+            return None
         if not sent & context.tokens:
             return AuthFailure("bad_credentials", "the credentials were not issued to this sandbox")
     return None
@@ -104,9 +113,6 @@ def _by_security_schemes(
 def _sent_secrets(request: MockRequest) -> set[str]:
     """Every value a credential could be: bearer tokens, basic user names and passwords
     (Stripe's secret key travels as the user name), API-key headers and parameters."""
-    import base64
-    import binascii
-
     found = set()
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")

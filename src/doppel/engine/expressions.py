@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -141,7 +142,14 @@ def text_of(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, datetime):
         return iso(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return str(value)
+
+
+def utc(moment: datetime) -> datetime:
+    """A time as UTC: a naive one is taken to be UTC already (never the machine's zone)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def iso(moment: datetime) -> str:
@@ -283,7 +291,7 @@ _FILTERS: dict[str, Callable[[Any, str], Any]] = {
     "int": lambda v, _: int(v) if isinstance(v, str) and v.lstrip("-").isdigit() else v,
     "str": lambda v, _: v if v is MISSING else text_of(v),
     "nodot": lambda v, _: v.replace(".", "") if isinstance(v, str) else v,
-    "epoch": lambda v, _: int(v.timestamp()) if isinstance(v, datetime) else v,
+    "epoch": lambda v, _: int(utc(v).timestamp()) if isinstance(v, datetime) else v,
     "quote": lambda v, _: quote(v, safe="/") if isinstance(v, str) else v,
     "basename": lambda v, _: v.rsplit("/", 1)[-1] if isinstance(v, str) else v,
     "tail": lambda v, arg: v.rsplit(arg, 1)[-1] if isinstance(v, str) and arg else v,

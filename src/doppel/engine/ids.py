@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from doppel.engine.expressions import utc
 from doppel.engine.world import View
 
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -39,7 +40,7 @@ class Generators:
         self.at = at
         self.starts = starts or {}
         self.collection = collection  # what `{seq}` numbers
-        self._prefix = hashlib.sha256(f"doppel:{seed}".encode()).digest()
+        self._prefix = hashlib.sha512(f"doppel:{seed}".encode()).digest()  # 64: the widest id
 
     def for_collection(self, collection: str) -> Generators:
         return Generators(self.view, self.seed, self.at, self.starts, collection)
@@ -82,10 +83,12 @@ class Generators:
         alphabet = {"hex": "0123456789abcdef", "digits": "0123456789"}.get(name, _ALNUM)
         tail = min(_COUNTER_DIGITS.get(name, 6), width)
         head = "".join(alphabet[b % len(alphabet)] for b in self._prefix)[: width - tail]
+        if not head:  # too narrow for a prefix: the seed offsets the counter instead
+            count += int.from_bytes(self._prefix[:4], "big") % (len(alphabet) ** tail // 2)
         return head + _in_base(count, alphabet, tail)
 
     def _ts(self) -> str:
-        micros = int(self.at.timestamp() * 1_000_000)
+        micros = int(utc(self.at).timestamp() * 1_000_000)
         last = self.view.sequence("ts")
         if last is not None:
             whole, _, fraction = str(last).partition(".")

@@ -45,8 +45,20 @@ def request_inputs(
     return inputs
 
 
+class _Listed(list[str]):
+    """Values sent as a list (`a[]=x&a[]=y`), not a name repeated by accident."""
+
+
 def _last(values: Any) -> Any:
-    return values[-1] if isinstance(values, list) and values and _plain(values) else values
+    """An undeclared input as sent: the last value of a repeated name, a list for `a[]`
+    names, an object for bracketed ones (`metadata[plan]=pro`)."""
+    if isinstance(values, dict):
+        return {k: _last(v) for k, v in values.items()}
+    if isinstance(values, _Listed):
+        return list(values)
+    if isinstance(values, list) and values and _plain(values):
+        return values[-1]
+    return values
 
 
 def _plain(values: list[Any]) -> bool:
@@ -111,7 +123,7 @@ def _keys(raw: str) -> list[str] | None:
 def _insert(node: dict[str, Any], keys: list[str], values: list[str]) -> None:
     for i, key in enumerate(keys[:-1]):
         if keys[i + 1] == "":  # `expand[]`: values accumulate in a list
-            found = node.setdefault(key, [])
+            found = node.setdefault(key, _Listed())
             if isinstance(found, list):
                 found.extend(values)
             return

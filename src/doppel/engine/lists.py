@@ -260,6 +260,9 @@ def _by_id(
     keys = [k for k, _ in entries]
     after = inputs.get(style.after or "starting_after")
     before = inputs.get(style.before or "ending_before")
+    for name, cursor in ((style.after, after), (style.before, before)):
+        if isinstance(cursor, str) and cursor and cursor not in keys:
+            return Page([], error=f"no object {cursor!r} to page from ({name})")
     if isinstance(before, str) and before:
         end = keys.index(before) if before in keys else 0
         chunk = entries[max(end - size, 0) : end]

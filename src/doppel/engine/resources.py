@@ -41,6 +41,7 @@ class Resources:
     references: Mapping[str, tuple[Reference, ...]] = field(default_factory=dict)  # likewise
     schemas: Mapping[str, str] = field(default_factory=dict)  # kind → item schema pointer
     pagination: Mapping[str, Pagination] = field(default_factory=dict)  # named styles
+    paths: Mapping[str, str] = field(default_factory=dict)  # inferred kind → its item's path
 
     def __bool__(self) -> bool:
         return bool(self.bindings or self.references)
@@ -69,19 +70,21 @@ def build_resources(
     schemas = {name: _kind_schema(name, kind, by_id) for name, kind in kinds.items()}
     pagination = dict(declared.pagination)
     references: dict[str, list[Reference]] = {}
+    paths: dict[str, str] = {}
     for op in ops:
         names = input_names(document, op)
         for reference in declared.references:
             if set(reference.params) <= names:
                 references.setdefault(op.pointer, []).append(reference)
     if declared.state:
-        _infer(document, ops, kinds, bindings, schemas, references, pagination)
+        _infer(document, ops, kinds, bindings, schemas, references, pagination, paths)
     return Resources(
         kinds,
         bindings,
         {pointer: tuple(found) for pointer, found in references.items()},
         schemas,
         pagination,
+        paths,
     )
 
 
@@ -135,6 +138,7 @@ def _infer(
     schemas: dict[str, str],
     references: dict[str, list[Reference]],
     pagination: dict[str, Pagination],
+    paths: dict[str, str],
 ) -> None:
     items: dict[str, tuple[str, str, Any]] = {}  # collection template → (key param, item, op)
     for op in ops:
@@ -160,6 +164,7 @@ def _infer(
             continue  # the template declares this collection
         kinds.setdefault(name, Kind(key=param, scope=_PARAM.findall(collection)))
         schemas.setdefault(name, schema)
+        paths.setdefault(name, item_path)
         for op in ops_here:
             action = None if op.pointer in bindings else _action(op, collection, item_path)
             if action is None:

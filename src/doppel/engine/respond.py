@@ -58,7 +58,10 @@ def respond(
     if stub is not None:
         return _from_stub(spec, request, context, stub, found)
     key = choose_status(op.responses, prefer.code)
-    if prefer.code is None or (key is not None and key.startswith("2")):
+    # Prism's Prefer asks for the spec's own data (an example, generated, an error status):
+    # then the world stands aside.
+    asks_spec = prefer.example is not None or prefer.dynamic
+    if not asks_spec and (prefer.code is None or (key is not None and key.startswith("2"))):
         outcome, changes = act(spec, op, request, context, path_params, key)
         if isinstance(outcome, Answer):
             return _from_answer(spec, request, context, op, outcome, changes)

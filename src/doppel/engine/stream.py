@@ -21,6 +21,7 @@ from doppel.engine.context import MockContext
 from doppel.engine.declarations import Streaming
 from doppel.engine.generate import generate
 from doppel.engine.model import MockRequest
+from doppel.engine.negotiate import choose_media_type
 from doppel.engine.refs import deref
 from doppel.engine.validate import fits
 
@@ -31,9 +32,9 @@ def wants_stream(spec: CompiledSpec, op: Operation, request: MockRequest, key: s
     content = op.responses[key].get("content") or {}
     if EVENT_STREAM not in content:
         return False
-    accept = request.headers.get("accept", "")
-    if EVENT_STREAM in accept and "json" not in accept:
-        return True
+    accept = request.headers.get("accept", "*/*")
+    if choose_media_type(content, accept) == EVENT_STREAM and EVENT_STREAM in accept:
+        return True  # the client prefers the stream (Accept names it first)
     flag = (spec.declarations.streaming or Streaming()).flag
     if flag is None:
         return False
