@@ -16,6 +16,16 @@ import httpx
 BIN = Path(sys.executable).parent
 
 
+def credentials(template: str, token: str) -> dict[str, str]:
+    """The header the provider's own clients send `token` in: GitHub's `Authorization: token
+    …`, Figma's `X-Figma-Token`, Slack's (and any other's) bearer token."""
+    if template == "github":
+        return {"Authorization": f"token {token}"}
+    if template == "figma":
+        return {"X-Figma-Token": token}
+    return {"Authorization": f"Bearer {token}"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from doppel.cli import app
-from tests.servers import ControlPlane, free_port
+from tests.servers import ControlPlane, credentials, free_port
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,10 @@ def test_create_with_json_prints_only_the_sandbox(doppel: Doppel, agent: str) ->
     assert sandbox["ttl_minutes"] == 20
     assert set(sandbox["services"]) == {"figma", "slack"}
     assert sandbox["services"]["figma"]["url"].startswith("http://127.0.0.1:")
+    # each service's token, in its provider's format, for the agent to send
+    assert re.fullmatch(r"figd_[A-Za-z0-9]{40}", sandbox["services"]["figma"]["token"])
+    slack_token = sandbox["services"]["slack"]["token"]
+    assert re.fullmatch(r"xoxb-[0-9]{13}-[0-9]{13}-[A-Za-z0-9]{24}", slack_token)
 
 
 def test_create_without_json_shows_each_service_url(doppel: Doppel, agent: str) -> None:
@@ -266,10 +271,10 @@ def test_a_missing_required_option_is_a_usage_error(doppel: Doppel) -> None:
 
 
 def test_templates_add_registers_a_spec_file_for_new_sandboxes(
-    doppel: Doppel, agent: str, shared_specs: Path
+    doppel: Doppel, agent: str, spec_path: dict[str, Path]
 ) -> None:
     name = f"pets-{secrets.token_hex(2)}"
-    spec = shared_specs / "petstore" / "petstore-expanded.yaml"
+    spec = spec_path["petstore-expanded"]
     added = doppel("templates", "add", str(spec), "--name", name)
     assert added.exit_code == 0, added.output
     assert f"Template {name} registered: 4 operations" in added.stdout
@@ -295,13 +300,20 @@ def test_templates_add_of_a_broken_spec_exits_1_naming_the_cause(
 
 def test_requests_state_and_reset(doppel: Doppel, agent: str) -> None:
     sandbox = created(doppel, agent, "github")
-    github = sandbox["services"]["github"]["url"]
-    httpx.post(f"{github}/repos/doppel/sandbox/issues", json={"title": "T"}, trust_env=False)
+    github = sandbox["services"]["github"]
+    posted = httpx.post(
+        f"{github['url']}/repos/doppel/sandbox/issues",
+        json={"title": "T"},
+        headers=credentials("github", github["token"]),
+        trust_env=False,
+    )
+    assert posted.status_code == 201, posted.text
     listed = doppel("sandbox", "requests", sandbox["sandbox_id"])
     assert listed.exit_code == 0, listed.output
     assert "POST /repos/doppel/sandbox/issues" in listed.stdout and "201" in listed.stdout
     state = json.loads(doppel("sandbox", "state", sandbox["sandbox_id"]).stdout)
-    assert [i["title"] for i in state["github"]["/repos/doppel/sandbox/issues"].values()] == ["T"]
+    issues = state["github"]["issue:doppel/sandbox"]  # the repository's issues (kind:scope)
+    assert [i["title"] for i in issues.values()] == ["T"]
     reset = doppel("sandbox", "reset", sandbox["sandbox_id"])
     assert reset.exit_code == 0 and "reset" in reset.stdout
     assert json.loads(doppel("sandbox", "state", sandbox["sandbox_id"]).stdout) == {"github": {}}

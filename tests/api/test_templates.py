@@ -7,6 +7,7 @@ the server and every sandbox unharmed.
 
 from __future__ import annotations
 
+import gzip
 import json
 import select
 import socket
@@ -21,13 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import SHARED_SPECS
-from tests.servers import ControlPlane, free_port
+from tests.servers import ControlPlane, credentials, free_port
 
-TWILIO = SHARED_SPECS / "twilio" / "twilio_api_v2010.json"
-SLACK = SHARED_SPECS / "slack" / "slack_web_openapi_v2.json"
-GITHUB = SHARED_SPECS / "github" / "api.github.com.json"
-PETSTORE = SHARED_SPECS / "petstore" / "petstore.yaml"
+Specs = dict[str, Path]  # the `spec_path` fixture (tests/conftest.py)
 MB = 1024 * 1024
 
 
@@ -45,8 +42,8 @@ def _post(server: ControlPlane, body: Any) -> httpx.Response:
     return httpx.post(f"{server.url}/v1/templates", json=body, trust_env=False, timeout=60)
 
 
-def _sandbox(server: ControlPlane, *services: str, **configs: Any) -> dict[str, str]:
-    """A new sandbox running `services`; each service's URL by name."""
+def _services(server: ControlPlane, *services: str, **configs: Any) -> dict[str, Any]:
+    """A new sandbox running `services`; each service (URL, template, token...) by name."""
     response = httpx.post(
         f"{server.url}/v1/agents/a/sandboxes",
         json={"required_services": list(services), "custom_configs": configs},
@@ -54,7 +51,13 @@ def _sandbox(server: ControlPlane, *services: str, **configs: Any) -> dict[str, 
         timeout=30,
     )
     assert response.status_code == 201, response.text
-    return {name: s["url"] for name, s in response.json()["services"].items()}
+    found: dict[str, Any] = response.json()["services"]
+    return found
+
+
+def _sandbox(server: ControlPlane, *services: str, **configs: Any) -> dict[str, str]:
+    """A new sandbox running `services`; each service's URL by name."""
+    return {name: s["url"] for name, s in _services(server, *services, **configs).items()}
 
 
 def _spec(paths: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -76,13 +79,19 @@ def _rss_mb(server: ControlPlane) -> float:
 
 
 @pytest.fixture(scope="module")
-def alive(control_plane: ControlPlane) -> str:
-    """A sandbox that every hostile request must leave answering."""
-    return _sandbox(control_plane, "slack")["slack"]
+def alive(control_plane: ControlPlane) -> dict[str, Any]:
+    """A sandbox's Slack (URL and token) that every hostile request must leave answering."""
+    service: dict[str, Any] = _services(control_plane, "slack")["slack"]
+    return service
 
 
-def _assert_unharmed(server: ControlPlane, alive: str) -> None:
-    answer = httpx.post(f"{alive}/api/auth.test", trust_env=False, timeout=10)
+def _assert_unharmed(server: ControlPlane, alive: dict[str, Any]) -> None:
+    answer = httpx.post(
+        f"{alive['url']}/api/auth.test",
+        headers=credentials("slack", alive["token"]),
+        trust_env=False,
+        timeout=10,
+    )
     assert answer.status_code == 200 and answer.json()["ok"] is True
     assert httpx.get(f"{server.url}/healthz", trust_env=False).status_code == 200
 
@@ -90,8 +99,10 @@ def _assert_unharmed(server: ControlPlane, alive: str) -> None:
 # -- registering and using ------------------------------------------------------------------
 
 
-def test_twilio_registered_by_put_serves_a_new_sandbox_at_once(control_plane: ControlPlane) -> None:
-    response = _put(control_plane, "twilio", TWILIO.read_bytes())
+def test_twilio_registered_by_put_serves_a_new_sandbox_at_once(
+    control_plane: ControlPlane, spec_path: Specs
+) -> None:
+    response = _put(control_plane, "twilio", spec_path["twilio"].read_bytes())  # gzip as it is
 
     assert response.status_code == 201, response.text
     detail = response.json()
@@ -116,9 +127,10 @@ def test_twilio_registered_by_put_serves_a_new_sandbox_at_once(control_plane: Co
 
 
 def test_slack_swagger_2_registered_by_post_serves_under_its_base_path(
-    control_plane: ControlPlane,
+    control_plane: ControlPlane, spec_path: Specs
 ) -> None:
-    response = _post(control_plane, {"name": "slack-web", "spec": json.loads(SLACK.read_text())})
+    spec = json.loads(gzip.decompress(spec_path["slack"].read_bytes()))
+    response = _post(control_plane, {"name": "slack-web", "spec": spec})
 
     assert response.status_code == 201, response.text
     assert response.json()["servers"] == ["https://slack.com/api"]
@@ -129,10 +141,12 @@ def test_slack_swagger_2_registered_by_post_serves_under_its_base_path(
     assert answer.status_code == 200 and "ok" in answer.json()
 
 
-def test_yaml_text_with_a_config_schema_and_fixtures(control_plane: ControlPlane) -> None:
+def test_yaml_text_with_a_config_schema_and_fixtures(
+    control_plane: ControlPlane, spec_path: Specs
+) -> None:
     body = {
         "name": "pets",
-        "spec": PETSTORE.read_text(),
+        "spec": spec_path["petstore"].read_text(),
         "config_schema": {
             "type": "object",
             "properties": {
@@ -219,10 +233,10 @@ def test_a_bundled_name_is_409_naming_it(control_plane: ControlPlane, method: st
     assert shown["origin"] == "bundled"
 
 
-def test_registration_survives_a_kill_9_and_restart(tmp_path: Path) -> None:
+def test_registration_survives_a_kill_9_and_restart(tmp_path: Path, spec_path: Specs) -> None:
     server = ControlPlane(tmp_path / "data").start()
     try:
-        assert _put(server, "twilio", TWILIO.read_bytes()).status_code == 201
+        assert _put(server, "twilio", spec_path["twilio"].read_bytes()).status_code == 201
         before = _sandbox(server, "twilio")["twilio"]
         server.kill()
         server.start()
@@ -258,10 +272,12 @@ def test_a_stored_template_that_no_longer_compiles_does_not_stop_a_restart(
         server.stop()
 
 
-def test_a_13_mb_spec_compiles_off_the_event_loop(control_plane: ControlPlane) -> None:
+def test_a_13_mb_spec_compiles_off_the_event_loop(
+    control_plane: ControlPlane, spec_path: Specs
+) -> None:
     """GitHub's spec takes about a second to parse and compile; the control plane keeps
     answering meanwhile."""
-    data = GITHUB.read_bytes()
+    data = spec_path["github"].read_bytes()  # gzip, as the bundled template ships it
     outcome: dict[str, Any] = {}
 
     def register() -> None:
@@ -512,7 +528,7 @@ HOSTILE = [
 @pytest.mark.parametrize(("how", "payload", "media", "status", "detail", "pointer"), HOSTILE)
 def test_hostile_input_is_a_clear_4xx_and_harms_nothing(
     control_plane: ControlPlane,
-    alive: str,
+    alive: dict[str, Any],
     how: str,
     payload: Any,
     media: str | None,
@@ -558,7 +574,7 @@ def test_a_bad_name_is_422_naming_the_field(
 
 
 def test_a_billion_laughs_is_refused_quickly_with_flat_memory(
-    control_plane: ControlPlane, alive: str
+    control_plane: ControlPlane, alive: dict[str, Any]
 ) -> None:
     lines = ["openapi: 3.0.0", "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     for level in "bcdefghij":
@@ -576,7 +592,9 @@ def test_a_billion_laughs_is_refused_quickly_with_flat_memory(
     _assert_unharmed(control_plane, alive)
 
 
-def test_a_100_mb_body_is_413_before_it_is_read(control_plane: ControlPlane, alive: str) -> None:
+def test_a_100_mb_body_is_413_before_it_is_read(
+    control_plane: ControlPlane, alive: dict[str, Any]
+) -> None:
     """Content-Length declares 100 MB: the answer comes before any of the body is sent."""
     with socket.create_connection(("127.0.0.1", control_plane.port), timeout=10) as sock:
         sock.sendall(
@@ -589,7 +607,9 @@ def test_a_100_mb_body_is_413_before_it_is_read(control_plane: ControlPlane, ali
     _assert_unharmed(control_plane, alive)
 
 
-def test_a_chunked_100_mb_body_is_413_at_the_limit(control_plane: ControlPlane, alive: str) -> None:
+def test_a_chunked_100_mb_body_is_413_at_the_limit(
+    control_plane: ControlPlane, alive: dict[str, Any]
+) -> None:
     """No Content-Length: the server counts what arrives and stops reading at 32 MB."""
     before = _rss_mb(control_plane)
     chunk = b" " * 65536
@@ -648,8 +668,9 @@ class _SpecHost(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self) -> None:
+    def __init__(self, petstore: bytes) -> None:
         super().__init__(("127.0.0.1", free_port()), _SpecHandler)
+        self.petstore = petstore
         self.hits: list[str] = []
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
 
@@ -660,14 +681,14 @@ class _SpecHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.hits.append(self.path)
         if self.path == "/petstore.yaml":
-            self._send(200, PETSTORE.read_bytes(), {"Content-Type": "application/yaml"})
+            self._send(200, self.server.petstore, {"Content-Type": "application/yaml"})
         elif self.path == "/moved":
             self._send(302, b"", {"Location": "/petstore.yaml"})
         elif self.path == "/big":
             self._send(200, b" " * (5 * MB), {"Content-Type": "application/json"})
         elif self.path == "/slow":
             time.sleep(10)
-            self._send(200, PETSTORE.read_bytes(), {})
+            self._send(200, self.server.petstore, {})
         else:
             self._send(404, b"not here", {})
 
@@ -686,8 +707,8 @@ class _SpecHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def spec_host() -> Iterator[_SpecHost]:
-    server = _SpecHost()
+def spec_host(spec_path: Specs) -> Iterator[_SpecHost]:
+    server = _SpecHost(spec_path["petstore"].read_bytes())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -23,7 +24,7 @@ from doppel import (
     SandboxNotFoundError,
     TemplateNotFoundError,
 )
-from tests.servers import ControlPlane, free_port, port_is_closed
+from tests.servers import ControlPlane, credentials, free_port, port_is_closed
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +72,61 @@ def test_get_answers_the_sandbox_that_create_made(client: Client, agent: str) ->
 
 def test_the_figma_url_answers_get_me(client: Client, agent: str) -> None:
     with client.create_sandbox(agent, ["figma"]) as sandbox:
-        response = httpx.get(f"{sandbox.url('figma')}/v1/me", trust_env=False)
+        me = f"{sandbox.url('figma')}/v1/me"
+        anonymous = httpx.get(me, trust_env=False)
+        response = httpx.get(me, headers={"X-Figma-Token": sandbox.token("figma")}, trust_env=False)
 
+        assert (anonymous.status_code, anonymous.json()) == (
+            403,
+            {"status": 403, "err": "Invalid token"},
+        )  # Figma's own refusal of a request without a token
         assert response.status_code == 200
         assert "email" in response.json()
         served = client.requests(sandbox.id)["figma"]
-        assert [(e["method"], e["path"], e["status"]) for e in served] == [("GET", "/v1/me", 200)]
+        assert [(e["method"], e["path"], e["status"]) for e in served] == [
+            ("GET", "/v1/me", 403),
+            ("GET", "/v1/me", 200),
+        ]
+
+
+def test_each_service_carries_the_token_issued_to_the_sandbox(client: Client, agent: str) -> None:
+    formats = {
+        "github": r"ghp_[A-Za-z0-9]{36}",
+        "slack": r"xoxb-[0-9]{13}-[0-9]{13}-[A-Za-z0-9]{24}",
+        "figma": r"figd_[A-Za-z0-9]{40}",
+    }
+    issued = {name: {"auth": "issued"} for name in formats}
+    with (
+        client.create_sandbox(agent, list(formats), custom_configs=issued) as sandbox,
+        client.create_sandbox(
+            agent, ["github"], custom_configs={"github": issued["github"]}
+        ) as other,
+    ):
+        for name, pattern in formats.items():
+            assert re.fullmatch(pattern, sandbox.token(name)), sandbox.token(name)
+            assert sandbox.services[name].token == sandbox.token(name)
+        assert client.get_sandbox(sandbox.id).token("github") == sandbox.token("github")
+        assert other.token("github") != sandbox.token("github")
+        with pytest.raises(KeyError, match="no token for 'jira'"):
+            sandbox.token("jira")
+
+        user = f"{sandbox.url('github')}/user"
+        own = httpx.get(
+            user, headers=credentials("github", sandbox.token("github")), trust_env=False
+        )
+        foreign = httpx.get(
+            user, headers=credentials("github", other.token("github")), trust_env=False
+        )
+        assert own.status_code == 200 and own.json()["login"] == "doppel"
+        assert foreign.status_code == 401 and foreign.json()["message"] == "Bad credentials"
+        slack = f"{sandbox.url('slack')}/api/auth.test"
+        said = httpx.post(
+            slack, headers=credentials("slack", sandbox.token("slack")), trust_env=False
+        ).json()
+        assert said["ok"] is True and said["team"] == "Doppel"
+        figma = f"{sandbox.url('figma')}/v1/me"
+        headers = credentials("figma", sandbox.token("figma"))
+        assert httpx.get(figma, headers=headers, trust_env=False).is_success
 
 
 def test_list_filters_by_agent_and_by_status(client: Client, agent: str) -> None:
@@ -263,7 +313,12 @@ def test_templates_lists_the_bundled_ones_and_describes_each(client: Client) -> 
     assert {"figma", "slack"} <= names
     assert figma["name"] == "figma"
     assert "workspace_name" in figma["config_schema"]["properties"]
-    assert {"method": "GET", "path": "/me"}.items() <= figma["operations"][0].items()
+    # Figma's own description, in its order, on Figma's paths
+    assert figma["operation_count"] == len(figma["operations"])
+    get_file = {"method": "GET", "path": "/v1/files/{file_key}", "operation_id": "getFile"}
+    assert get_file.items() <= figma["operations"][0].items()
+    get_me = {"method": "GET", "path": "/v1/me", "operation_id": "getMe"}
+    assert any(get_me.items() <= op.items() for op in figma["operations"])
 
 
 def test_an_unknown_template_raises_template_not_found_error(client: Client) -> None:
@@ -282,10 +337,10 @@ def test_the_client_ignores_proxies_in_the_environment(
 
 
 def test_a_registered_template_serves_new_sandboxes_until_it_is_removed(
-    client: Client, agent: str, shared_specs: Path
+    client: Client, agent: str, spec_path: dict[str, Path]
 ) -> None:
     name = f"twilio-{secrets.token_hex(2)}"
-    raw = (shared_specs / "twilio" / "twilio_api_v2010.json").read_bytes()
+    raw = spec_path["twilio"].read_bytes()  # gzip, registered as it is
     registered = client.register_template(name, raw)
     assert registered["operation_count"] == 197 and registered["origin"] == "registered"
     with client.create_sandbox(agent, [name]) as sandbox:
@@ -318,10 +373,14 @@ def test_state_and_reset_through_the_client(client: Client, agent: str) -> None:
     with client.create_sandbox(
         agent, ["github"], custom_configs={"github": {"repo": "o/r"}}
     ) as sandbox:
-        httpx.post(
-            f"{sandbox.url('github')}/repos/o/r/issues", json={"title": "T"}, trust_env=False
+        created = httpx.post(
+            f"{sandbox.url('github')}/repos/o/r/issues",
+            json={"title": "T"},
+            headers=credentials("github", sandbox.token("github")),
+            trust_env=False,
         )
-        issues = sandbox.state()["github"]["/repos/o/r/issues"]
+        assert created.status_code == 201, created.text
+        issues = sandbox.state()["github"]["issue:o/r"]  # the repository's issues (kind:scope)
         assert [i["title"] for i in issues.values()] == ["T"]
         sandbox.reset()
         assert sandbox.state()["github"] == {} and sandbox.status == "running"

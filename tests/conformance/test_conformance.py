@@ -73,7 +73,6 @@ WORLDS: dict[str, tuple[dict[str, object], dict[str, str], dict[str, str]]] = {
             "thread_ts": "1700000060.000100",
             "message_ts": "1700000060.000100",
             "email": "ada@doppel.example.com",
-            "name": "new-channel",
             "text": "hello",
         },
         {"authorization": "Bearer xoxb-conformance"},

@@ -24,9 +24,9 @@ from doppel.errors import (
 from doppel.runtimes import InProcessRuntime
 from doppel.sandboxes import FakeClock, SandboxService
 from doppel.settings import Settings
-from doppel.store import SandboxStatus, Store
+from doppel.store import SandboxRecord, SandboxStatus, Store
 from doppel.templates import TemplateRegistry
-from tests.servers import port_is_closed
+from tests.servers import credentials, port_is_closed
 
 PORTS = (22000, 22999)  # below the kernel's ephemeral range: no client socket holds them
 
@@ -60,6 +60,13 @@ async def service(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SandboxServ
 async def _get(url: str) -> httpx.Response:
     async with httpx.AsyncClient(trust_env=False) as client:
         return await client.get(url)
+
+
+def _slack(record: SandboxRecord) -> tuple[str, dict[str, str]]:
+    """The sandbox's Slack Web API base URL, and the bearer token it was issued."""
+    service = record.services["slack"]
+    assert service.token is not None
+    return f"http://127.0.0.1:{service.port}/api", credentials("slack", service.token)
 
 
 async def test_created_services_answer_on_their_own_ports(service: SandboxService) -> None:
@@ -232,8 +239,8 @@ async def test_jinja_in_config_values_comes_back_literally(service: SandboxServi
         5,
         {"slack": {"team_name": "{{ 7*7 }}", "channels": ["{{ ''.__class__ }}"]}},
     )
-    base = f"http://127.0.0.1:{record.services['slack'].port}/api"
-    async with httpx.AsyncClient(trust_env=False) as client:
+    base, auth = _slack(record)
+    async with httpx.AsyncClient(trust_env=False, headers=auth) as client:
         team = (await client.post(f"{base}/auth.test")).json()["team"]
         channels = (await client.post(f"{base}/conversations.list")).json()["channels"]
     assert team == "{{ 7*7 }}"
@@ -245,10 +252,8 @@ async def test_two_agents_never_see_each_others_configuration(service: SandboxSe
     second = await service.create("bob", ["slack"], 5, {"slack": {"team_name": "Beta"}})
     async with httpx.AsyncClient(trust_env=False) as client:
         teams = [
-            (
-                await client.post(f"http://127.0.0.1:{r.services['slack'].port}/api/auth.test")
-            ).json()["team"]
-            for r in (first, second)
+            (await client.post(f"{base}/auth.test", headers=auth)).json()["team"]
+            for base, auth in map(_slack, (first, second))
         ]
     assert teams == ["Alpha", "Beta"]
     assert [r.id for r in service.find("alice")] == [first.id]
@@ -275,9 +280,10 @@ async def test_recovery_restores_live_sandboxes_and_reaps_expired_ones(
         assert restored.services["slack"].port == long.services["slack"].port
         response = await _get(f"http://127.0.0.1:{restored.services['slack'].port}/__doppel/health")
         assert response.status_code == 200
-        async with httpx.AsyncClient(trust_env=False) as client:
-            url = f"http://127.0.0.1:{restored.services['slack'].port}/api/auth.test"
-            assert (await client.post(url)).json()["team"] == "Kept"
+        assert restored.services["slack"].token == long.services["slack"].token
+        base, auth = _slack(restored)
+        async with httpx.AsyncClient(trust_env=False, headers=auth) as client:
+            assert (await client.post(f"{base}/auth.test")).json()["team"] == "Kept"
     finally:
         await revived.close()
         await revived.runtime.close()
@@ -288,8 +294,8 @@ async def test_any_unicode_in_a_config_value_round_trips(service: SandboxService
     record = await service.create(
         "agent", ["slack"], 5, {"slack": {"team_name": name, "channels": ["🎉-party"]}}
     )
-    base = f"http://127.0.0.1:{record.services['slack'].port}/api"
-    async with httpx.AsyncClient(trust_env=False) as client:
+    base, auth = _slack(record)
+    async with httpx.AsyncClient(trust_env=False, headers=auth) as client:
         assert (await client.post(f"{base}/auth.test")).json()["team"] == name
         channels = (await client.post(f"{base}/conversations.list")).json()["channels"]
     assert channels[0]["name"] == "🎉-party"

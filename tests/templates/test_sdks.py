@@ -14,6 +14,11 @@ from slack_sdk.errors import SlackApiError
 
 from tests.servers import MockProcess
 
+# `doppel mock` checks credentials as the provider does ("auth": "any" by default): any
+# well-formed token passes, none or a malformed one is the provider's own refusal.
+SLACK_TOKEN = "xoxb-1234567890123-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
+GITHUB_TOKEN = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
+
 
 def _serve(tmp_path: Path, template: str, config: dict[str, object]) -> Iterator[str]:
     path = tmp_path / f"{template}.json"
@@ -39,13 +44,13 @@ def github_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def slack(slack_url: str) -> WebClient:
-    return WebClient(token="xoxb-test", base_url=f"{slack_url}/api/")
+    return WebClient(token=SLACK_TOKEN, base_url=f"{slack_url}/api/")
 
 
 @pytest.fixture
 def gh(github_url: str) -> github.Github:
     return github.Github(
-        auth=github.Auth.Token("ghp_test"),
+        auth=github.Auth.Token(GITHUB_TOKEN),
         base_url=github_url,
         retry=None,
         seconds_between_requests=None,
@@ -72,8 +77,14 @@ def test_slack_conversations_list_info_and_history(slack: WebClient) -> None:
 
 
 def test_slack_pagination_stops_on_an_empty_cursor(slack: WebClient) -> None:
-    pages = list(slack.conversations_list(limit=1))
-    assert len(pages) == 1
+    assert len(list(slack.conversations_list(limit=100))) == 1  # all three fit on one page
+    # One channel a page: the SDK follows next_cursor through the three, and stops on "".
+    pages = [
+        ([c["name"] for c in page["channels"]], page["response_metadata"]["next_cursor"])
+        for page in slack.conversations_list(limit=1)
+    ]
+    assert [names for names, _ in pages] == [["general"], ["eng-agents"], ["alerts"]]
+    assert [bool(cursor) for _, cursor in pages] == [True, True, False]
 
 
 def test_slack_post_message_echoes_the_channel(slack: WebClient) -> None:
@@ -99,10 +110,13 @@ def test_slack_unknown_method_is_an_ok_false_error(slack: WebClient) -> None:
 
 
 def test_slack_accepts_get_with_a_query_string(slack_url: str) -> None:
-    response = httpx.get(
-        f"{slack_url}/api/conversations.list", params={"limit": 2}, trust_env=False
-    )
+    url = f"{slack_url}/api/conversations.list"
+    response = httpx.get(url, params={"limit": 2, "token": SLACK_TOKEN}, trust_env=False)
     assert response.status_code == 200 and response.json()["ok"] is True
+    assert len(response.json()["channels"]) == 2
+    anonymous = httpx.get(url, params={"limit": 2}, trust_env=False)  # Slack's own refusal
+    assert anonymous.status_code == 200
+    assert anonymous.json() == {"ok": False, "error": "not_authed"}
 
 
 def test_github_user_and_repos(gh: github.Github) -> None:
@@ -137,10 +151,13 @@ def test_github_pulls_target_the_configured_branch(gh: github.Github) -> None:
 def test_github_urls_point_back_at_the_mock(gh: github.Github, github_url: str) -> None:
     repo = gh.get_repo("acme/rocket")
     assert repo.url.startswith(github_url)
-    assert (
-        "api.github.com"
-        not in httpx.get(f"{github_url}/repos/acme/rocket/issues", trust_env=False).text
+    issues = httpx.get(
+        f"{github_url}/repos/acme/rocket/issues",
+        headers={"Authorization": f"token {GITHUB_TOKEN}"},
+        trust_env=False,
     )
+    assert issues.status_code == 200 and issues.json()  # the world's issues, with their URLs
+    assert "api.github.com" not in issues.text
 
 
 def test_github_unknown_path_is_githubs_not_found(github_url: str, gh: github.Github) -> None:
@@ -151,12 +168,12 @@ def test_github_unknown_path_is_githubs_not_found(github_url: str, gh: github.Gi
         gh.get_organization("acme").get_repo("x").get_branch("y")
 
 
-def test_slack_sdk_works_against_slacks_own_swagger_spec(shared_specs: Path) -> None:
+def test_slack_sdk_works_against_slacks_own_swagger_spec(spec_path: dict[str, Path]) -> None:
     """The vendor's Swagger 2.0 file declares GET for auth.test and friends; slack-sdk POSTs
     everything. An RPC-style spec answers both."""
-    mock = MockProcess([str(shared_specs / "slack" / "slack_web_openapi_v2.json")])
+    mock = MockProcess([str(spec_path["slack"])])
     try:
-        client = WebClient(token="xoxb-test", base_url=f"{mock.url}/api/")
+        client = WebClient(token=SLACK_TOKEN, base_url=f"{mock.url}/api/")
         assert client.auth_test()["ok"] is True
         assert client.conversations_list(limit=2)["channels"]
         assert client.users_info(user="U1")["user"]["id"]
@@ -166,13 +183,13 @@ def test_slack_sdk_works_against_slacks_own_swagger_spec(shared_specs: Path) -> 
         mock.stop()
 
 
-def test_pygithub_works_against_githubs_own_description(shared_specs: Path) -> None:
+def test_pygithub_works_against_githubs_own_description(spec_path: dict[str, Path]) -> None:
     """The full 12.4 MB description, not the template: URLs rewritten to the mock, no Link
     header copied from the spec's examples (PyGithub would page off the API)."""
-    mock = MockProcess([str(shared_specs / "github" / "api.github.com.json")])
+    mock = MockProcess([str(spec_path["github"])])
     try:
         gh = github.Github(
-            auth=github.Auth.Token("t"), base_url=mock.url, retry=None,
+            auth=github.Auth.Token(GITHUB_TOKEN), base_url=mock.url, retry=None,
             seconds_between_requests=None, seconds_between_writes=None,
         )  # fmt: skip
         me = gh.get_user()
@@ -204,3 +221,17 @@ def test_a_posted_message_is_in_the_channel_history(slack: WebClient) -> None:
     assert "deploy finished" not in [
         m["text"] for m in slack.conversations_history(channel=other)["messages"]
     ]
+
+
+def test_same_second_issues_list_newest_first(github_url: str) -> None:
+    """Issues made in one second (created_at has second resolution) still list newest
+    first under GitHub's default sort=created&direction=desc."""
+    listed = httpx.get(
+        f"{github_url}/repos/acme/rocket/issues",
+        params={"state": "all", "per_page": 100},
+        headers={"Authorization": f"token {GITHUB_TOKEN}"},
+        trust_env=False,
+    ).json()
+    seeded = [i for i in listed if i["number"] <= 3]  # the world's: two issues and a PR
+    assert len({i["created_at"] for i in seeded}) == 1  # the tie this test is about
+    assert [i["number"] for i in seeded] == [3, 2, 1]

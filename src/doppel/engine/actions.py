@@ -740,7 +740,9 @@ class _Turn:
         if taken is not None:
             return taken
         if self.view.exists(collection, text_of(key)):
-            if binding.conflict is not None or kind.unique:
+            # A key the client chose that is taken is a conflict, as the provider says;
+            # one a template made up is made again.
+            if binding.conflict is not None or kind.unique or key_name in fields:
                 return Refusal(
                     "conflict",
                     f"{kind.title or binding.kind} {text_of(key)!r} already exists",
@@ -782,12 +784,16 @@ class _Turn:
     def _rekey(
         self, kind_name: str, scope: tuple[str, ...], item: dict[str, Any], name: str
     ) -> Any:
-        """A key the sandbox already holds (an inferred create whose template reused it)."""
+        """A key the sandbox already holds (an inferred create whose answer reused the
+        example's): a new one in the key's own format where the kind knows it."""
         gen = self.gen.for_collection(collection_id(kind_name, scope))
         old = item[name]
-        new: Any = (
-            gen.next_number() if isinstance(old, int) else f"{old}-{gen.next_number('rekey')}"
-        )
+        template = self._create_templates(kind_name, self.spec.resources.kind(kind_name))
+        made = render(template[name], Env(self.env.roots, gen)) if name in template else MISSING
+        taken = made is MISSING or self.view.exists(collection_id(kind_name, scope), text_of(made))
+        new: Any = made
+        if taken:
+            new = gen.next_number() if isinstance(old, int) else f"{old}-{gen.next_number('rekey')}"
         item[name] = new
         suffix = f"/{old}"
         for member, value in list(item.items()):
@@ -1218,7 +1224,7 @@ def _inferred_create(turn: _Turn, kind_name: str, kind: Kind) -> Mapping[str, An
         # Its own address: Twilio's relative `uri`, a REST `url` on the API's origin.
         own = re.sub(
             r"\{([^{}]+)\}",
-            lambda m: f"{{item.{name}}}" if m[1] == kind.key else f"{{req.{m[1]}}}",
+            lambda m: f"{{item.{name}|quote}}" if m[1] == kind.key else f"{{req.{m[1]}|quote}}",
             item_path,
         )
         for link, prefix in (("uri", ""), ("url", "{base}"), ("self", "{base}")):

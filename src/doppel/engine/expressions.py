@@ -292,7 +292,7 @@ _FILTERS: dict[str, Callable[[Any, str], Any]] = {
     "str": lambda v, _: v if v is MISSING else text_of(v),
     "nodot": lambda v, _: v.replace(".", "") if isinstance(v, str) else v,
     "epoch": lambda v, _: int(utc(v).timestamp()) if isinstance(v, datetime) else v,
-    "quote": lambda v, _: quote(v, safe="/") if isinstance(v, str) else v,
+    "quote": lambda v, _: quote(text_of(v), safe="/") if v is not MISSING else v,
     "basename": lambda v, _: v.rsplit("/", 1)[-1] if isinstance(v, str) else v,
     "tail": lambda v, arg: v.rsplit(arg, 1)[-1] if isinstance(v, str) and arg else v,
 }

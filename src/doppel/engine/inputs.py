@@ -30,7 +30,8 @@ def request_inputs(
     for name, values in nest(request.query_params()).items():
         param = declared.get(name)
         if param is not None and isinstance(values, list) and param.schema:
-            inputs[name] = coerce(values, deref(spec.document, param.schema), spec.document, param)
+            value = coerce(values, deref(spec.document, param.schema), spec.document, param)
+            inputs[name] = _lossless(values[-1], value)
         else:
             inputs[name] = _last(values)
     inputs.update(_body(spec, op, request))
@@ -94,6 +95,14 @@ def _member(spec: CompiledSpec, schema: Mapping[str, Any], name: str) -> Any:
         return props[name]
     extra = schema.get("additionalProperties")
     return extra if isinstance(extra, Mapping) else {}
+
+
+def _lossless(text: Any, value: Any) -> Any:
+    """A number only where it keeps what was sent: Slack's ts `1700000060.000100`, declared
+    a number, stays the text it is (as a float it would lose its last zeros and its key)."""
+    if isinstance(value, float) and isinstance(text, str) and repr(value) != text.strip():
+        return text
+    return value
 
 
 def nest(fields: Mapping[str, list[str]]) -> dict[str, Any]:
@@ -168,5 +177,5 @@ def typed(spec: CompiledSpec, schema: Any, value: Any, depth: int = 0) -> Any:
         if "null" in kinds and value == "":
             return None
         parsed = _parsed(value, kinds)
-        return parsed[0] if parsed and "string" not in kinds else value
+        return _lossless(value, parsed[0]) if parsed and "string" not in kinds else value
     return value

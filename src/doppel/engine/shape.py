@@ -413,10 +413,13 @@ def _project_object(
     props = schema.get("properties") or {}
     extra = schema.get("additionalProperties")
     out: dict[str, Any] = {}
+    required = set(schema.get("required") or ())
     for name, member in value.items():
         if name.startswith("@"):
             continue
         if name in props:
+            if member is None and name not in required and not _allows_null(spec, props[name]):
+                continue  # null where the schema has no null: the member is better left out
             out[name] = project(spec, props[name], member, depth + 1)
         elif (not props and extra is not False) or isinstance(extra, Mapping):
             sub = extra if isinstance(extra, Mapping) else {}
@@ -429,6 +432,12 @@ def _project_object(
                 if name in template:
                     out[name] = template[name]
     return out
+
+
+def _allows_null(spec: CompiledSpec, schema: Any) -> bool:
+    s = flat(spec, schema)
+    enum = s.get("enum")
+    return not s or nullable(spec, s) or (isinstance(enum, list) and None in enum)
 
 
 def fits_schema(spec: CompiledSpec, schema: Any, value: Any) -> bool:

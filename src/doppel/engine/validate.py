@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from itertools import islice
 from typing import Any
 
+from jsonschema import FormatChecker
 from jsonschema.validators import extend
 from openapi_schema_validator import OAS31Validator
 from openapi_schema_validator import _keywords as oas30_keywords
@@ -36,9 +37,12 @@ OAS30Discriminating = extend(  # type: ignore[no-untyped-call]
 _MAX_ERRORS = 20
 
 
-def schema_errors(spec: CompiledSpec, pointer: str, value: Any) -> list[FieldError]:
-    """Where `value` breaks the schema at `pointer` in the spec (empty when it is valid)."""
-    validator = _validator(spec, pointer)
+def schema_errors(
+    spec: CompiledSpec, pointer: str, value: Any, *, lenient: bool = False
+) -> list[FieldError]:
+    """Where `value` breaks the schema at `pointer` in the spec (empty when it is valid);
+    `lenient` for what a client sends (see `_LENIENT`)."""
+    validator = _validator(spec, pointer, lenient=lenient)
     found = islice(validator.iter_errors(value), _MAX_ERRORS)
     return [_field_error(e) for e in found]
 
@@ -61,19 +65,30 @@ def _field_error(error: Any) -> FieldError:
     return FieldError(at, error.message)
 
 
-def _validator(spec: CompiledSpec, pointer: str) -> OAS31Validator:
-    key = ("validator", pointer)
+def _validator(spec: CompiledSpec, pointer: str, *, lenient: bool = False) -> OAS31Validator:
+    key = ("validator", pointer, lenient)
     validator = spec.cache.get(key)
     if validator is None:
-        validator = _new(spec, {"$ref": f"{_URI}#{pointer}"})
+        validator = _new(spec, {"$ref": f"{_URI}#{pointer}"}, lenient=lenient)
         spec.cache[key] = validator
     return validator
 
 
-def _new(spec: CompiledSpec, schema: Any) -> Any:
-    """A validator that also checks formats (int32 ranges, date-time, uuid...)."""
+# What a request is held to: providers take a relative path in a field their description
+# calls `format: uri` (GitHub's artifact `path`); what Doppel answers is held to the letter.
+_LENIENT = FormatChecker()
+_LENIENT.checkers = {
+    name: check
+    for name, check in OAS31Validator.FORMAT_CHECKER.checkers.items()
+    if name not in ("uri", "iri", "uri-reference")
+}
+
+
+def _new(spec: CompiledSpec, schema: Any, *, lenient: bool = False) -> Any:
+    """A validator that also checks formats (int32 ranges, date-time, uuid, uri...)."""
     cls = OAS30Discriminating if spec.discriminating else OAS31Validator
-    return cls(schema, registry=_registry(spec), format_checker=OAS31Validator.FORMAT_CHECKER)
+    checker = _LENIENT if lenient else OAS31Validator.FORMAT_CHECKER
+    return cls(schema, registry=_registry(spec), format_checker=checker)
 
 
 def _registry(spec: CompiledSpec) -> Registry[Any]:
@@ -122,7 +137,7 @@ def request_errors(
         value = coerce(raw, deref(spec.document, param.schema), spec.document, param)
         errors += [
             FieldError(here + e.pointer, e.detail, e.code)
-            for e in schema_errors(spec, f"{param.pointer}/schema", value)
+            for e in schema_errors(spec, f"{param.pointer}/schema", value, lenient=True)
         ]
     errors += _body_errors(spec, op, request)
     return errors
@@ -231,7 +246,7 @@ def _body_errors(spec: CompiledSpec, op: Operation, request: MockRequest) -> lis
         return []  # multipart and opaque bodies: presence is all we check
     return [
         FieldError("/body" + e.pointer, e.detail, e.code)
-        for e in schema_errors(spec, pointer, value)
+        for e in schema_errors(spec, pointer, value, lenient=True)
     ]
 
 
