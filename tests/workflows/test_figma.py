@@ -115,12 +115,6 @@ def test_a_file_is_its_document_tree(figma: httpx.Client) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a text node carries invented characterStyleOverrides (e.g. [385.72]) that name no "
-    "key of its invented styleOverrideTable ('styleOverrideTable1', fontFamily "
-    "'fontFamily-6254'); in Figma every override index is 0 or a key of the table",
-)
 def test_a_text_nodes_style_overrides_refer_to_its_override_table(figma: httpx.Client) -> None:
     for frame in frames_of(ok(figma.get(f"/v1/files/{FILE}"))):
         text = frame["children"][0]
@@ -143,11 +137,6 @@ def test_nodes_answers_each_id_asked_and_null_for_unknown_ones(figma: httpx.Clie
     assert set(pay) >= {"document", "components", "styles", "schemaVersion"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="/nodes answers frame 1:4 with type COMPONENT and invented effects/render bounds, "
-    "not the FRAME node GET /v1/files holds; Figma answers the same node in both",
-)
 def test_nodes_answers_the_same_node_the_file_tree_holds(figma: httpx.Client) -> None:
     pay = frames_of(ok(figma.get(f"/v1/files/{FILE}")))[1]
     answer = ok(figma.get(f"/v1/files/{FILE}/nodes", params={"ids": "1:4"}))
@@ -155,11 +144,6 @@ def test_nodes_answers_the_same_node_the_file_tree_holds(figma: httpx.Client) ->
     assert answer["nodes"]["1:4"]["document"] == pay
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="/nodes maps a nested node (the text 1:5 inside frame 1:4, present in GET /v1/files) "
-    "to null; Figma finds any node of the file by id",
-)
 def test_nodes_finds_nodes_nested_inside_frames(figma: httpx.Client) -> None:
     answer = ok(figma.get(f"/v1/files/{FILE}/nodes", params={"ids": "1:5"}))
     title = answer["nodes"]["1:5"]
@@ -167,16 +151,27 @@ def test_nodes_finds_nodes_nested_inside_frames(figma: httpx.Client) -> None:
     assert title["document"]["type"] == "TEXT" and title["document"]["characters"] == "Pay"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="/nodes answers the page 0:1 with children [] although the file tree shows it "
-    "holding frames 1:2, 1:4, 1:6; Figma answers a node with its subtree",
-)
 def test_nodes_answers_a_page_with_its_frames(figma: httpx.Client) -> None:
     answer = ok(figma.get(f"/v1/files/{FILE}/nodes", params={"ids": "0:1"}))
     page = answer["nodes"]["0:1"]["document"]
     assert page["type"] == "CANVAS"
     assert [child["id"] for child in page["children"]] == ["1:2", "1:4", "1:6"]
+
+
+def test_nodes_honours_depth_counted_from_the_node_asked_for(figma: httpx.Client) -> None:
+    answer = ok(figma.get(f"/v1/files/{FILE}/nodes", params={"ids": "0:1", "depth": "1"}))
+    frames = answer["nodes"]["0:1"]["document"]["children"]
+    assert [frame["id"] for frame in frames] == ["1:2", "1:4", "1:6"]
+    assert not any(frame.get("children") for frame in frames)  # their titles lie deeper
+
+
+def test_images_and_nodes_agree_on_which_ids_the_file_holds(figma: httpx.Client) -> None:
+    ids = "1:5,0:1,9:9,1:6"
+    nodes = ok(figma.get(f"/v1/files/{FILE}/nodes", params={"ids": ids}))["nodes"]
+    images = ok(figma.get(f"/v1/images/{FILE}", params={"ids": ids}))["images"]
+    assert set(images) == set(nodes) == set(ids.split(","))
+    assert {k for k, v in images.items() if v is None} == {k for k, v in nodes.items() if v is None}
+    assert images["9:9"] is None and images["1:5"].startswith("https://")
 
 
 def test_images_maps_each_id_to_a_url_or_null(figma: httpx.Client) -> None:
@@ -254,12 +249,6 @@ def test_a_reply_names_its_parent_comment(figma: httpx.Client) -> None:
     assert listed[reply["id"]]["parent_id"] == parent["id"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a reply gets the next sequential order_id (e.g. '5') like a top-level comment; "
-    "Figma sets order_id only on "
-    "top-level comments (spec: 'Only set for top level comments'), a reply's is null",
-)
 def test_a_reply_has_no_order_id(figma: httpx.Client) -> None:
     parent = ok(figma.post(f"/v1/files/{FILE}/comments", json={"message": "Top level"}))
     reply = ok(
