@@ -75,6 +75,18 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {"200": {"description": "ok"}},
             },
         },
+        "/things.list": {
+            "get": {
+                "operationId": "listThings",
+                "parameters": [
+                    _query("exclude_archived", {"type": "boolean"}),
+                    _query("limit", {"type": "integer"}),
+                    _query("oldest", {"type": "number"}),
+                    _query("cursor", {"type": "string"}),
+                ],
+                "responses": {"200": {"description": "ok"}},
+            },
+        },
         "/issues/{number}": {
             "parameters": [
                 {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -224,6 +236,30 @@ def test_query_values_take_the_declared_types(
 )
 def test_form_values_take_the_declared_types(spec: CompiledSpec, form: str, expected: Any) -> None:
     assert _inputs(spec, form=form) == expected
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        pytest.param("exclude_archived=1", {"exclude_archived": True}, id="slack-boolean-1"),
+        pytest.param("exclude_archived=0", {"exclude_archived": False}, id="slack-boolean-0"),
+        pytest.param("exclude_archived=true", {"exclude_archived": True}, id="boolean-true"),
+        pytest.param("limit=2", {"limit": 2}, id="integer"),
+        pytest.param(
+            "oldest=1700000060.000100", {"oldest": "1700000060.000100"}, id="a-ts-stays-as-sent"
+        ),
+        pytest.param("cursor=bmV4dDox", {"cursor": "bmV4dDox"}, id="a-string-stays"),
+        pytest.param("other=x&other=y", {"other": "y"}, id="undeclared-last-value"),
+    ],
+)
+def test_a_form_sent_to_a_query_method_takes_the_query_types(
+    spec: CompiledSpec, form: str, expected: Any
+) -> None:
+    """RPC clients POST every method as a form (slack-sdk): an operation that declares its
+    inputs as query parameters types them alike from either place."""
+    op = spec.operation("listThings")
+    request = MockRequest("POST", "/things.list", "", {"content-type": FORM}, form.encode())
+    assert request_inputs(spec, op, request, {}) == expected
 
 
 def test_json_values_arrive_as_sent(spec: CompiledSpec) -> None:

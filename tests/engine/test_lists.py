@@ -103,6 +103,39 @@ DOCUMENT: dict[str, Any] = {
             "limit",
             "cursor",
         ),
+        # Slack's history: the description has no place for the cursor it sends.
+        "/slack/history": _list(
+            "slackHistory",
+            {
+                **_object(
+                    ok={"type": "boolean"},
+                    tasks=TASKS_OF,
+                    has_more={"type": "boolean"},
+                    pin_count={"type": "integer"},
+                ),
+                "additionalProperties": False,
+            },
+            "limit",
+            "cursor",
+        ),
+        "/slack/quiet": _list(
+            "slackQuiet",
+            {
+                **_object(tasks=TASKS_OF, has_more={"type": "boolean"}),
+                "additionalProperties": False,
+            },
+            "limit",
+            "cursor",
+        ),
+        "/slack/members": _list(
+            "slackMembers",
+            _object(
+                members={"type": "array", "items": {"type": "string"}},
+                response_metadata=_object(next_cursor={"type": "string"}),
+            ),
+            "limit",
+            "cursor",
+        ),
         "/stripe/tasks": _list(
             "stripeTasks",
             _object(
@@ -148,6 +181,22 @@ DOCUMENT: dict[str, Any] = {
                 "default_size": 100,
                 "next_cursor": "response_metadata.next_cursor",
                 "cursor_prefix": "next:",
+            },
+            "history": {
+                "style": "cursor",
+                "size": "limit",
+                "cursor": "cursor",
+                "next_cursor": "response_metadata.next_cursor",
+                "last_cursor": "omit",
+                "undeclared": True,
+                "has_more": "has_more",
+            },
+            "quiet": {
+                "style": "cursor",
+                "size": "limit",
+                "cursor": "cursor",
+                "next_cursor": "response_metadata.next_cursor",
+                "has_more": "has_more",
             },
             "stripe": {
                 "style": "after",
@@ -209,6 +258,29 @@ DOCUMENT: dict[str, Any] = {
                 "envelope": "tasks",
                 "filters": {},
                 "answer": {"ok": True},
+            },
+            "slackHistory": {
+                "kind": "task",
+                "action": "list",
+                "pagination": "history",
+                "envelope": "tasks",
+                "filters": {},
+                "answer": {"ok": True, "pin_count": 0},
+            },
+            "slackQuiet": {
+                "kind": "task",
+                "action": "list",
+                "pagination": "quiet",
+                "envelope": "tasks",
+                "filters": {},
+            },
+            "slackMembers": {
+                "kind": "task",
+                "action": "list",
+                "pagination": "slack",
+                "envelope": "members",
+                "wrap": "{item.id}",
+                "filters": {},
             },
             "stripeTasks": {
                 "kind": "task",
@@ -473,6 +545,111 @@ def test_an_unknown_cursor_is_an_error(spec: CompiledSpec, cursor: str) -> None:
     assert "invalid_cursor" in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("path", "query", "expected"),
+    [
+        pytest.param(
+            "/slack/history",
+            "limit=3",
+            {
+                "ok": True,
+                "pin_count": 0,
+                "has_more": True,
+                "response_metadata": {"next_cursor": ""},
+            },
+            id="a-cursor-the-description-forgot-follows-the-answers-members",
+        ),
+        pytest.param(
+            "/slack/history",
+            "limit=5",
+            {"ok": True, "pin_count": 0, "has_more": False},
+            id="the-last-page-has-no-cursor-at-all",
+        ),
+        pytest.param(
+            "/slack/quiet",
+            "limit=3",
+            {"has_more": True},
+            id="a-member-the-schema-lacks-is-left-out-unless-declared-undeclared",
+        ),
+    ],
+)
+def test_where_a_cursor_goes(
+    spec: CompiledSpec, path: str, query: str, expected: dict[str, Any]
+) -> None:
+    page = _get(spec, _world(5), path, query).json()
+    meta = {k: v for k, v in page.items() if k != "tasks"}
+    if "response_metadata" in meta:  # the cursor itself is opaque: only its presence counts
+        meta["response_metadata"] = {"next_cursor": ""}
+        assert page["response_metadata"]["next_cursor"]
+    assert meta == expected
+
+
+def test_each_listed_item_may_be_shown_as_an_entry(spec: CompiledSpec) -> None:
+    first = _get(spec, _world(5), "/slack/members", "limit=2").json()
+    assert first["members"] == ["t1", "t2"]
+    cursor = first["response_metadata"]["next_cursor"]
+    rest = _get(spec, _world(5), "/slack/members", urlencode({"limit": 9, "cursor": cursor}))
+    assert rest.json() == {"members": ["t3", "t4", "t5"], "response_metadata": {"next_cursor": ""}}
+
+
+def _with_provider_errors(default_error: dict[str, Any]) -> CompiledSpec:
+    """Slack's history (whose 200 schema takes no `error`) with a `default` error schema and
+    the provider's HTTP-200 refusals."""
+    document = json.loads(json.dumps(DOCUMENT))
+    document["paths"]["/slack/history"]["get"]["responses"]["default"] = {
+        "description": "error",
+        "content": {"application/json": {"schema": default_error}},
+    }
+    document["x-doppel"]["errors"] = {
+        "refused": {"status": 200, "body": {"ok": False, "error": "{code}"}}
+    }
+    return compile_spec(document)
+
+
+@pytest.mark.parametrize(
+    ("error_schema", "status", "body"),
+    [
+        pytest.param(
+            {"type": "object", "properties": {"ok": {"type": "boolean"}, "error": {}}},
+            200,
+            {"ok": False, "error": "invalid_cursor"},
+            id="in-the-providers-words",
+        ),
+        pytest.param(
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"ok": {"enum": [False]}, "error": {"enum": ["not_authed"]}},
+            },
+            200,
+            {"ok": False, "error": "invalid_cursor"},
+            id="a-code-the-descriptions-enum-lacks-is-no-other-shape",
+        ),
+        pytest.param(
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["message"],
+                "properties": {"message": {"type": "string"}},
+            },
+            422,
+            None,
+            id="a-shape-the-description-declares-otherwise-answers-as-declared",
+        ),
+    ],
+)
+def test_an_unknown_cursor_is_the_providers_own_refusal(
+    error_schema: dict[str, Any], status: int, body: Any
+) -> None:
+    spec = _with_provider_errors(error_schema)
+    response = _get(spec, _world(5), "/slack/history", urlencode({"cursor": "bm9wZQ=="}))
+    assert response.status == status
+    if body is not None:
+        assert response.json() == body
+    else:
+        assert set(response.json()) == {"message"}
+
+
 # -- Stripe: ids to start after or end before ----------------------------------------------
 
 
@@ -586,6 +763,20 @@ def _walk_slack(spec: CompiledSpec, world: World, size: int) -> list[str]:
     raise AssertionError("next_cursor never empties")
 
 
+def _walk_slack_history(spec: CompiledSpec, world: World, size: int) -> list[str]:
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": size}
+    for _ in range(MAX_PAGES):
+        page = _get(spec, world, "/slack/history", urlencode(params)).json()
+        seen += [t["id"] for t in page["tasks"]]
+        if "response_metadata" not in page:
+            assert page["has_more"] is False
+            return seen
+        assert page["has_more"] is True
+        params["cursor"] = page["response_metadata"]["next_cursor"]
+    raise AssertionError("the cursors never end")
+
+
 def _walk_stripe(spec: CompiledSpec, world: World, size: int) -> list[str]:
     seen: list[str] = []
     params: dict[str, Any] = {"limit": size}
@@ -629,6 +820,7 @@ FORWARD = [
     pytest.param(_walk_github, id="github-link-next"),
     pytest.param(_walk_twilio, id="twilio-next-page-uri"),
     pytest.param(_walk_slack, id="slack-cursor"),
+    pytest.param(_walk_slack_history, id="slack-history-cursor"),
     pytest.param(_walk_stripe, id="stripe-starting-after"),
     pytest.param(_walk_offset, id="offset"),
 ]

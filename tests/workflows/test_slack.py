@@ -142,11 +142,6 @@ def test_joining_a_channel_makes_the_bot_a_member(slack: WebClient) -> None:
     assert BOT in slack.conversations_members(channel=random_id)["members"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conversations.join of a channel the bot had left (is_member false) still answers "
-    "warning already_in_channel; Slack gives that warning only when already a member",
-)
 def test_joining_a_channel_the_bot_is_not_in_gives_no_warning(slack: WebClient) -> None:
     eng = channel_id_named(slack, "eng")
     slack.conversations_leave(channel=eng)
@@ -204,11 +199,6 @@ def test_renaming_a_channel_shows_the_new_name_in_later_reads(
     assert gone["error"] == "channel_not_found"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conversations.rename leaves previous_names as []; Slack lists the channel's "
-    "former names there (slack-api-ref conversations.rename example)",
-)
 def test_renaming_a_channel_records_its_former_name(slack: WebClient, channel: str) -> None:
     old = channel_by_id(slack, channel)["name"]
     renamed = slack.conversations_rename(channel=channel, name=fresh_name("renamed"))
@@ -251,12 +241,6 @@ def test_listing_returns_public_channels_unless_types_says_otherwise(slack: WebC
     assert names(types=["public_channel", "private_channel"]) == public | {"secret-plans"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="slack_sdk sends exclude_archived=True as the form field exclude_archived=1; the "
-    "mock honours only 'true' in a POST body and still lists archived channels, while Slack "
-    "accepts 1/true alike (the SDK relies on it: 'Slack APIs safely accept 0/1')",
-)
 def test_listing_with_exclude_archived_leaves_archived_channels_out(slack: WebClient) -> None:
     listed = slack.conversations_list(exclude_archived=True, limit=1000)["channels"]
     names = {c["name"] for c in listed}
@@ -294,11 +278,6 @@ def test_posting_by_id_and_by_name_lands_in_the_same_channel(
     assert history_texts(slack, channel) == ["posted by name", "posted by id"]  # newest first
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a message posted with a bot token has no bot_id in the mock; Slack marks bot "
-    "posts with bot_id (and app_id/bot_profile), the bot_id auth.test reports",
-)
 def test_a_message_posted_with_a_bot_token_names_the_bot(slack: WebClient, channel: str) -> None:
     bot_id = slack.auth_test()["bot_id"]
     posted = slack.chat_postMessage(channel=channel, text="from the bot")
@@ -345,12 +324,6 @@ def test_a_thread_reply_shows_in_replies_not_in_history(slack: WebClient, channe
     assert [m["ts"] for m in replies] == [parent, first["ts"], second["ts"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="replies in conversations.replies carry no parent_user_id, and each carries an "
-    "invented reply_count (e.g. 553); Slack gives a reply thread_ts and parent_user_id, and "
-    "reply_count only on the parent",
-)
 def test_thread_replies_name_their_parent_and_carry_no_counters(
     slack: WebClient, channel: str
 ) -> None:
@@ -363,12 +336,6 @@ def test_thread_replies_name_their_parent_and_carry_no_counters(
     assert "reply_count" not in replies[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conversations.replies on a message with no replies answers it with an invented "
-    "thread_ts (a future ts such as 5283388083.178567) and reply_count 553; Slack answers the "
-    "lone message with no thread fields (or thread_ts equal to its own ts)",
-)
 def test_replies_of_an_unthreaded_message_is_that_message_alone(
     slack: WebClient, channel: str
 ) -> None:
@@ -419,12 +386,6 @@ def test_deleting_a_message_removes_it_from_history(slack: WebClient, channel: s
     assert again["error"] == "message_not_found"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chat.delete answers ts as a JSON number (1795979472.401273) whenever the ts "
-    "survives float conversion (no trailing 0); Slack answers the string it was given "
-    '("ts": "1795979472.401273")',
-)
 def test_deleting_a_message_answers_its_ts_as_a_string(slack: WebClient, channel: str) -> None:
     ts = post_until(slack, channel, "short-lived", lambda ts: not ts.endswith("0"))
     assert slack.chat_delete(channel=channel, ts=ts)["ts"] == ts
@@ -447,11 +408,6 @@ def test_a_permalink_is_the_workspace_archive_url_of_the_ts(slack: WebClient, ch
     assert linked["permalink"] == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a thread reply's permalink has no ?thread_ts=<parent>&cid=<channel>; Slack appends "
-    "it (slack-api-ref chat.getPermalink example)",
-)
 def test_a_thread_replys_permalink_names_its_thread(slack: WebClient, channel: str) -> None:
     parent = slack.chat_postMessage(channel=channel, text="parent")["ts"]
     reply = slack.chat_postMessage(channel=channel, text="reply", thread_ts=parent)["ts"]
@@ -568,12 +524,6 @@ def test_iterating_users_list_one_a_page_yields_every_user_once(slack: WebClient
     assert [page[0]["id"] for page in pages] == everything
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conversations.history with limit=2 answers has_more: true but no "
-    "response_metadata.next_cursor, so the SDK stops after the first page (2 of 7 messages); "
-    "Slack gives a next_cursor on every page that has more",
-)
 def test_iterating_conversations_history_two_a_page_yields_every_message_once(
     slack: WebClient,
 ) -> None:
@@ -591,12 +541,6 @@ def test_a_one_page_history_has_no_more_and_no_cursor(slack: WebClient) -> None:
     assert "response_metadata" not in whole
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conversations.history invents pin_count, channel_actions_ts and "
-    "channel_actions_count (e.g. 546, 198, 824) for a channel with no pins; Slack answers "
-    "pin_count 0, channel_actions_ts null, channel_actions_count 0",
-)
 def test_history_of_a_fresh_channel_reports_no_pins_or_channel_actions(
     slack: WebClient, channel: str
 ) -> None:
@@ -606,11 +550,6 @@ def test_history_of_a_fresh_channel_reports_no_pins_or_channel_actions(
     assert history["channel_actions_ts"] is None and history["channel_actions_count"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conversations.members ignores limit (limit=2 answers all 5 members, next_cursor "
-    "''); Slack pages the members by limit with a next_cursor",
-)
 def test_iterating_conversations_members_two_a_page_yields_every_member_once(
     slack: WebClient,
 ) -> None:
@@ -621,12 +560,6 @@ def test_iterating_conversations_members_two_a_page_yields_every_member_once(
     assert [m for page in pages for m in page] == everyone
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a cursor the mock did not issue answers HTTP 422 with error invalid_json and "
-    "invented callstack/needed/provided fields; Slack answers HTTP 200 "
-    '{"ok": false, "error": "invalid_cursor"}',
-)
 def test_a_forged_cursor_is_invalid_cursor(slack: WebClient) -> None:
     forged = base64.b64encode(b"next_ts:1700000240000400").decode()
     history = channel_id_named(slack, "history")
