@@ -50,7 +50,8 @@ def _load_json(path: Path | None) -> Any:
 @app.command()
 def mock(
     spec: Annotated[
-        str, typer.Argument(help="An OpenAPI file, or a template name (figma, slack...)")
+        str,
+        typer.Argument(help="An OpenAPI file, a template folder, or a template name (slack...)"),
     ],
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind; 0 picks a free one.")] = 4010,

@@ -32,6 +32,8 @@ def build_instance(
     path = Path(spec_or_template)
     if path.is_file():
         template = Template(name=path.stem, spec_bytes=path.read_bytes(), spec_name=path.name)
+    elif path.is_dir():  # a template folder of one's own, tried before it is installed
+        template = Template.from_directory(path.resolve(), origin="directory")
     else:
         template = registry.get(spec_or_template)
     compiled = template.compile(cache)

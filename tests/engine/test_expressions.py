@@ -163,6 +163,14 @@ BLOB_SHA_OF_HELLO = "ce013625030ba8dba906f756967f9e9ca394464a"  # git hash-objec
         pytest.param("{req.labels|join}", "bug,ui", id="join"),
         pytest.param("{req.labels|join:+}", "bug+ui", id="join-with-a-separator"),
         pytest.param("{req.labels|first}", "bug", id="first"),
+        pytest.param(
+            "{req.number|if:null:[]|split|first}", None, id="null-when-given-else-nothing:given"
+        ),
+        pytest.param(
+            "{req.absent|if:null:[]|split|first}",
+            MISSING,
+            id="null-when-given-else-nothing:absent",
+        ),
         pytest.param("{req.digits|int}", 42, id="int"),
         pytest.param("{req.negative|int}", -3, id="int-negative"),
         pytest.param("{req.decimal|int}", "4.5", id="int-of-a-decimal-as-is"),

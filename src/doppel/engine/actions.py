@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from doppel.engine.auth import presented
 from doppel.engine.bodies import answer_value
 from doppel.engine.compile import CompiledSpec, Operation
 from doppel.engine.context import MockContext
@@ -45,8 +46,17 @@ from doppel.engine.lists import Entry, Page, apply_filters, paginate, sort_entri
 from doppel.engine.model import MockRequest, StateChange
 from doppel.engine.negotiate import choose_media_type
 from doppel.engine.refs import escape, resolve_pointer
-from doppel.engine.resources import inferred_filters, key_field, timestamp_fields
-from doppel.engine.shape import flat, member_schema, project, shape, template_value, types
+from doppel.engine.resources import inferred_filters, item_param, key_field, timestamp_fields
+from doppel.engine.shape import (
+    flat,
+    member_schema,
+    project,
+    shape,
+    template_value,
+    types,
+    unset,
+)
+from doppel.engine.trees import find_in_tree, levels, pruned
 from doppel.engine.validate import fits
 from doppel.engine.world import EMPTY_WORLD, SEQUENCES, View, World, collection_id
 from doppel.errors import ConfigError, FieldError
@@ -146,6 +156,7 @@ class _Turn:
             {
                 "req": self.inputs,
                 "me": dict(context.world.me or {}),
+                "credential": presented(request),  # `{credential.user}`: Basic's user name
                 "now": at,
                 "base": spec.upstreams[0] if spec.upstreams else context.base_url,
                 "ref": {},
@@ -322,6 +333,7 @@ class _Turn:
             f"no {title} {text_of(key)!r} in this sandbox",
             code=kind.not_found,
             resource=title,
+            value=text_of(key),  # `{value}`: Stripe's "No such customer: 'cus_…'"
         )
 
     def _check(self, requires: Sequence[Require], item: Any, stage: str = "any") -> None:
@@ -550,18 +562,19 @@ class _Turn:
         `create` templates for what the inputs do not give, each seeing what came before."""
         schema = self.kind_schema(kind_name)
         template = template_value(self.spec, schema)
-        if kind_name not in self.spec.declarations.resources and self.op is not None:
-            # An inferred create answers the item itself: start from that answer (the
-            # spec's example where it fits, else data that validates).
-            answered = self._template_answer()
-            if isinstance(answered, dict):
-                template = answered
-        item: dict[str, Any] = dict(template) if isinstance(template, dict) else {}
-        if kind_name in self.spec.declarations.resources:
+        item: dict[str, Any]
+        if self._infers(kind_name):
+            # An inferred create answers the item itself: its required members start as
+            # that answer has them (the spec's example where it fits, else data that
+            # validates); what may be null is null until something is sent.
+            answered = self._template_answer() if self.op is not None else None
+            item = unset(self.spec, schema, answered if isinstance(answered, dict) else template)
+        else:
             # A declared kind starts from what its schema requires; the rest is the
             # template's to give (an example's optional members would be plausible lies).
             required = set(flat(self.spec, schema).get("required") or ())
-            item = {k: v for k, v in item.items() if k in required}
+            given = template if isinstance(template, dict) else {}
+            item = {k: v for k, v in given.items() if k in required}
         given = dict(fields)
         gen = self.gen.for_collection(collection_id(kind_name, scope))
         env = Env({**self.env.roots, "scope": dict(zip(kind.scope, scope, strict=False))}, gen)
@@ -579,9 +592,15 @@ class _Turn:
         return {**item, **self.shaped(kind_name, given, scope)}
 
     def _create_templates(self, kind_name: str, kind: Kind) -> Mapping[str, Any]:
-        if kind.create or self.spec.resources.schemas.get(kind_name) is None:
+        if not self._infers(kind_name) or self.spec.resources.schemas.get(kind_name) is None:
             return kind.create
-        return _inferred_create(self, kind_name, kind)
+        return {**_inferred_create(self, kind_name, kind), **kind.create}
+
+    def _infers(self, kind_name: str) -> bool:
+        """Whether a kind takes the spec's conventions (ids, timestamps, filters): inferred
+        ones, and declared ones that refine an inferred collection (`path`)."""
+        declared = self.spec.declarations.resources.get(kind_name)
+        return declared is None or declared.path is not None
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -620,13 +639,34 @@ class _Turn:
         keys = wanted if isinstance(wanted, list) else [] if wanted is MISSING else [wanted]
         found: dict[str, Any] = {}
         for key in map(text_of, keys):
-            hit = self.find(binding.kind, scope, key, binding.match)
+            hit = self._found_in_tree(binding, kind, scope, key)
             if hit is None:
                 found[key] = None
                 continue
             item = self.computed(binding.kind, hit[1], scope, binding.view)
             found[key] = render(binding.wrap, self.env.child(item=item)) if binding.wrap else item
         return self.answer(found, read=True, raw=True)
+
+    def _found_in_tree(
+        self, binding: Binding, kind: Kind, scope: tuple[str, ...], key: str
+    ) -> tuple[str, Any] | None:
+        """read_many's item for a key: from the kind's collection, or (with `among` or
+        `nested`) from a tree at any depth, shown to `depth` levels below it."""
+        assert binding.kind is not None
+        if binding.among is None and binding.nested is None:
+            return self.find(binding.kind, scope, key, binding.match)
+        if binding.among is not None:
+            roots = render(binding.among, self.env)
+        else:
+            roots = [item for _, item in self.entries(binding.kind, scope)]
+        fields = [self._key_field(binding.kind, kind), *binding.match]
+        node = find_in_tree(roots, binding.nested, fields, key)
+        if node is None:
+            return None
+        depth = levels(render(binding.depth, self.env))
+        if binding.nested is not None and depth is not None:
+            node = pruned(node, binding.nested, depth)
+        return key, node
 
     def _list(self, binding: Binding, kind: Kind) -> Outcome:
         assert binding.kind is not None
@@ -666,13 +706,18 @@ class _Turn:
             self.context.base_url,
         )
         if page.error is not None:
-            code = page.error if " " not in page.error else None  # Slack's invalid_cursor
-            return Refusal("invalid_request", f"the list cannot be paged: {page.error}", code=code)
+            detail = f"the list cannot be paged: {page.error}"
+            if " " not in page.error:  # the provider's own code (Slack's invalid_cursor)
+                return Refusal("refused", detail, code=page.error)
+            return Refusal("invalid_request", detail)
         items = [item for _, item in page.entries]
+        if binding.wrap is not None:  # each item's entry (Slack's members: user ids)
+            items = [render(binding.wrap, self.env.child(item=item)) for item in items]
         return self.answer(items, many=True, page=page, read=True, total=len(entries))
 
     def _filters(self, kind: Kind, binding: Binding) -> Mapping[str, Any]:
-        if kind.filters or binding.kind in self.spec.declarations.resources:
+        assert binding.kind is not None
+        if kind.filters or not self._infers(binding.kind):
             return kind.filters
         key = ("inferred-filters", self.op.pointer)
         cached = self.spec.cache.get(key)
@@ -863,11 +908,11 @@ class _Turn:
         self, kind_name: str, kind: Kind, item: dict[str, Any], scope: tuple[str, ...]
     ) -> dict[str, Any]:
         templates: Mapping[str, Any] = kind.update
-        if not templates and kind_name not in self.spec.declarations.resources:
+        if self._infers(kind_name):
             _, updated = timestamp_fields(
                 flat(self.spec, self.kind_schema(kind_name)).get("properties") or {}
             )
-            templates = {name: "{now}" for name in updated}
+            templates = {**{name: "{now}" for name in updated}, **kind.update}
         if not templates:
             return item
         env = self.env.child(item=item, scope=dict(zip(kind.scope, scope, strict=False)))
@@ -1103,10 +1148,6 @@ class _Turn:
             body = _set_path(body, envelope, shown)
         else:
             body = self._shown(schema, value, many=many, raw=raw, field_name=field_name)
-        if page is not None:
-            for path, meta in page.meta.items():
-                if get_path(body, path) is not MISSING or _schema_path(self.spec, schema, path):
-                    body = _set_path(body, path, meta)
         if binding is not None and binding.search is not None and binding.search.total:
             body = _set_path(body, binding.search.total, total or 0)
         if binding is not None and binding.answer is not None:
@@ -1117,6 +1158,14 @@ class _Turn:
                 body = filled
             if schema is not None:  # the filled-in answer, as the operation declares it
                 body = project(self.spec, schema, body)
+        if page is not None:  # last: what the page says stands over the answer's members
+            for path, meta in page.meta.items():
+                if (
+                    page.undeclared
+                    or get_path(body, path) is not MISSING
+                    or _schema_path(self.spec, schema, path)
+                ):
+                    body = _set_path(body, path, meta)
         return Answer(status, body, headers, read, media)
 
     def _shown(
@@ -1210,6 +1259,8 @@ def _inferred_create(turn: _Turn, kind_name: str, kind: Kind) -> Mapping[str, An
     schema = flat(turn.spec, turn.kind_schema(kind_name))
     props = schema.get("properties") or {}
     templates: dict[str, Any] = {}
+    item_path = turn.spec.resources.paths.get(kind_name)
+    param = item_param(item_path) if item_path is not None else kind.key
     name = key_field(kind.key, props)
     if name is not None:
         sub = flat(turn.spec, props[name])
@@ -1219,12 +1270,11 @@ def _inferred_create(turn: _Turn, kind_name: str, kind: Kind) -> Mapping[str, An
     created, updated = timestamp_fields(props)
     for field_name in (*created, *updated):
         templates[field_name] = "{now}"
-    item_path = turn.spec.resources.paths.get(kind_name)
     if item_path is not None and name is not None:
         # Its own address: Twilio's relative `uri`, a REST `url` on the API's origin.
         own = re.sub(
             r"\{([^{}]+)\}",
-            lambda m: f"{{item.{name}|quote}}" if m[1] == kind.key else f"{{req.{m[1]}|quote}}",
+            lambda m: f"{{item.{name}|quote}}" if m[1] == param else f"{{req.{m[1]}|quote}}",
             item_path,
         )
         for link, prefix in (("uri", ""), ("url", "{base}"), ("self", "{base}")):

@@ -87,12 +87,28 @@ def credential(declared: Auth, request: MockRequest) -> str | None:
                 return value
             scheme, _, token = value.partition(" ")
             if scheme.lower() in (s.lower() for s in place.schemes) and token.strip():
+                if place.basic is not None and scheme.lower() == "basic":
+                    return presented(request).get(place.basic) or None
                 return token.strip()
         elif place.param is not None:
             sent = request.params().get(place.param)
             if isinstance(sent, str) and sent.strip():
                 return sent.strip()
     return None
+
+
+def presented(request: MockRequest) -> dict[str, str]:
+    """What the `Authorization` header presents: its `token`, and for HTTP Basic the `user`
+    and `password` (templates read them as `{credential.user}`)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    found = {"token": value.strip()} if value.strip() else {}
+    if scheme.lower() == "basic":
+        try:
+            user, _, password = base64.b64decode(value.strip()).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return found
+        found |= {"user": user, "password": password}
+    return found
 
 
 def _by_security_schemes(
@@ -113,17 +129,7 @@ def _by_security_schemes(
 def _sent_secrets(request: MockRequest) -> set[str]:
     """Every value a credential could be: bearer tokens, basic user names and passwords
     (Stripe's secret key travels as the user name), API-key headers and parameters."""
-    found = set()
-    authorization = request.headers.get("authorization", "")
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() == "basic":
-        try:
-            user, _, password = base64.b64decode(value.strip()).decode().partition(":")
-            found |= {user, password}
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            pass
-    elif value.strip():
-        found.add(value.strip())
+    found = set(presented(request).values())
     found |= {v for v in request.headers.values() if v}
     found |= {v for v in request.params().values() if isinstance(v, str)}
     return found - {""}

@@ -184,10 +184,16 @@ class Pagination(_Strict):
     first_page: int = 1
     link: bool = False  # an RFC 8288 `Link` header with next, prev, first, last
     next_cursor: str | None = None  # where the next cursor goes in the answer
+    # The last page's next cursor: empty (Slack's lists), or not given at all (Slack's
+    # history, whose last page has no `response_metadata`).
+    last_cursor: Literal["empty", "omit"] = "empty"
     has_more: str | None = None
     cursor_prefix: str = ""  # Slack's cursors read as base64 of "channel:C…"
     uris: dict[str, str] = Field(default_factory=dict)  # next/previous/first → answer path
     meta: dict[str, str] = Field(default_factory=dict)  # page/page_size/start/end/uri/url
+    # Place these members even where the operation's schema has no place for them: the
+    # provider sends them though its description forgot them (Slack's history cursor).
+    undeclared: bool = False
 
 
 class Kind(_Strict):
@@ -198,6 +204,10 @@ class Kind(_Strict):
     key: str = "id"
     scope: list[str] = Field(default_factory=list)
     schema_: str | None = Field(None, alias="schema")
+    # The collection path (`/v1/customers`, Twilio's `/…/Messages.json`) this kind refines:
+    # its operations, scope, schema, filters, ids and timestamps are inferred from the spec
+    # as for any collection, and what is declared here is added over them.
+    path: str | None = None
     title: str | None = None  # the provider's name for it in errors ("Issue")
     create: dict[str, Template] = Field(default_factory=dict)
     update: dict[str, Template] = Field(default_factory=dict)
@@ -281,10 +291,11 @@ class ErrorShape(_Strict):
 
 
 class Binding(_Strict):
-    """What one operation does (`x-doppel.operations.<operationId>`)."""
+    """What one operation does (`x-doppel.operations.<operationId>`). Without `action`, it
+    refines what is inferred for the operation: only the members given are changed."""
 
     kind: str | None = None
-    action: Action
+    action: Action | None = None
     key: Template = None
     match: list[str] = Field(default_factory=list)
     trim: str = ""
@@ -305,7 +316,10 @@ class Binding(_Strict):
     status: int | None = None
     view: str | None = None
     keys: Template = None  # read_many: the keys asked for
-    wrap: Template = None  # read_many: each found item's entry
+    wrap: Template = None  # read_many, list: each found item's entry (`{item.id}`)
+    among: Template = None  # read_many: where keys are found (`{ref.doc.tree}`), not the kind
+    nested: str | None = None  # read_many: the member listing an item's own items: any depth
+    depth: Template = None  # read_many with `nested`: levels shown below a found item
     search: Search | None = None
     sort: Sort | None = None
     order: Order | None = None
@@ -321,6 +335,9 @@ class Credential(_Strict):
     header: str | None = None
     schemes: list[str] = Field(default_factory=list)  # `Authorization: token …`
     param: str | None = None  # a query or form parameter (Slack's `token`)
+    # With the Basic scheme, which half of `user:password` is the token (Stripe's secret
+    # key is the user name; Twilio's auth token the password).
+    basic: Literal["user", "password"] | None = None
 
 
 class Auth(_Strict):
@@ -334,9 +351,18 @@ class Auth(_Strict):
 
 
 class Streaming(_Strict):
+    """Server-sent events. By default `events` events generated from the event schema; with
+    `each`, the whole answer told piece by piece: `first`, then `each` for every piece of
+    the `text` at that path of the whole answer (`{piece}`), then `last`, each rendered
+    with `{answer}` (the whole answer, as the operation would give it unstreamed)."""
+
     flag: str | None = "stream"  # a boolean body member that switches to events
     events: int = Field(3, ge=1, le=100)
     done: str | None = None  # the last event's data (OpenAI: [DONE])
+    text: str | None = None  # e.g. `choices.0.message.content`
+    first: Template = None
+    each: Template = None
+    last: Template = None
 
 
 class Declarations(_Strict):
@@ -355,6 +381,10 @@ class Declarations(_Strict):
     sequences: dict[str, int] = Field(default_factory=dict)
     pagination: dict[str, Pagination] = Field(default_factory=dict)
     streaming: Streaming | None = None
+    # What the service holds from the start, as a template's fixtures give it (groups of
+    # `{kind, scope, items}`, and who `me` is); a template's rendered fixtures add to it.
+    world: list[dict[str, Any]] = Field(default_factory=list)
+    me: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _kinds_exist(self) -> Declarations:

@@ -77,7 +77,7 @@ class Env:
                     value = get_path(self.roots, arg)
                 continue
             if value is MISSING and name not in _TAKES_MISSING:
-                return MISSING  # nothing to transform: the placeholder stays unfilled
+                continue  # nothing to transform, until a `default` fills it
             value = apply_filter(value, spec)
         return value
 

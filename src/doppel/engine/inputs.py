@@ -25,15 +25,7 @@ _MAX_DEPTH = 8
 def request_inputs(
     spec: CompiledSpec, op: Operation, request: MockRequest, path_params: Mapping[str, str]
 ) -> dict[str, Any]:
-    inputs: dict[str, Any] = {}
-    declared = {p.name: p for p in op.parameters if p.location == "query"}
-    for name, values in nest(request.query_params()).items():
-        param = declared.get(name)
-        if param is not None and isinstance(values, list) and param.schema:
-            value = coerce(values, deref(spec.document, param.schema), spec.document, param)
-            inputs[name] = _lossless(values[-1], value)
-        else:
-            inputs[name] = _last(values)
+    inputs = _as_query(spec, op, nest(request.query_params()))
     inputs.update(_body(spec, op, request))
     for param in op.parameters:
         if param.location in ("path", "multi") and param.name in path_params:
@@ -43,6 +35,21 @@ def request_inputs(
                 if param.schema
                 else raw
             )
+    return inputs
+
+
+def _as_query(spec: CompiledSpec, op: Operation, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Fields typed as the operation's query parameters of the same names declare them
+    (`exclude_archived=1` a boolean true); others as sent."""
+    inputs: dict[str, Any] = {}
+    declared = {p.name: p for p in op.parameters if p.location == "query"}
+    for name, values in fields.items():
+        param = declared.get(name)
+        if param is not None and isinstance(values, list) and param.schema:
+            value = coerce(values, deref(spec.document, param.schema), spec.document, param)
+            inputs[name] = _lossless(values[-1], value)
+        else:
+            inputs[name] = _last(values)
     return inputs
 
 
@@ -78,7 +85,10 @@ def _body(spec: CompiledSpec, op: Operation, request: MockRequest) -> dict[str, 
     nested = nest(form)
     schema = _form_schema(spec, op)
     if schema is None:
-        return {k: _last(v) for k, v in nested.items()}
+        # A form the operation does not describe: an RPC method declared with query
+        # parameters, POSTed as a form (slack-sdk sends every method so). Its fields take
+        # the query parameters' types, as they would in the query.
+        return _as_query(spec, op, nested)
     return {name: typed(spec, _member(spec, schema, name), v) for name, v in nested.items()}
 
 

@@ -31,6 +31,7 @@ class Page:
     meta: dict[str, Any] = field(default_factory=dict)  # answer path → value
     headers: dict[str, str] = field(default_factory=dict)
     error: str | None = None  # a cursor that names nothing (Slack: invalid_cursor)
+    undeclared: bool = False  # `meta` goes in even where the answer's schema has no place
 
 
 # -- filters ----------------------------------------------------------------------------------
@@ -137,6 +138,19 @@ def paginate(
 ) -> Page:
     if style is None or style.style == "none":
         return Page(entries)
+    page = _paged(style, entries, inputs, path, query, base_url)
+    page.undeclared = style.undeclared
+    return page
+
+
+def _paged(
+    style: Pagination,
+    entries: list[Entry],
+    inputs: Mapping[str, Any],
+    path: str,
+    query: str,
+    base_url: str,
+) -> Page:
     size = _size(style, inputs)
     if style.style == "page":
         return _by_page(style, entries, inputs, size, path, query, base_url)
@@ -210,7 +224,7 @@ def _by_page(
         "page_size": size,
         "start": start,
         "end": start + max(len(chunk) - 1, 0),
-        "uri": f"{path}?{query}" if query else path,
+        "uri": uri(page),  # the page's own address, its size and number spelled out
     }
     for name, target in meta.items():
         if name in values:
@@ -235,7 +249,7 @@ def _by_cursor(
     following = entries[start + size] if start + size < len(entries) else None
     result = Page(chunk)
     next_cursor = _encode_cursor(following[0], style.cursor_prefix) if following else ""
-    if style.next_cursor:
+    if style.next_cursor and (next_cursor or style.last_cursor == "empty"):
         result.meta[style.next_cursor] = next_cursor
     if style.has_more:
         result.meta[style.has_more] = following is not None

@@ -192,6 +192,7 @@ def error(
     value: Any = None
     if shape is not None:
         env = _error_env(shape, kind, detail, errors, code, resource, field, sent, op)
+        env = env.child(path=request.path)
         value = render(shape.body, env)
         if op is not None and not _fits_declared(spec, op, shape.status, value):
             shape = None  # the operation declares this status otherwise: answer as declared
@@ -242,10 +243,16 @@ def _fits_declared(spec: CompiledSpec, op: Operation, status: int, value: Any) -
         pointer = f"{op.response_pointers[key]}/content/{escape(media)}/schema"
         problems = schema_errors(spec, pointer, value)
         # Valid under several branches of a `oneOf` is the description's ambiguity (GitHub's
-        # 409 of basic-error or rule-violation error), not a misfit of the body.
-        if all("is valid under each of" in p.detail for p in problems):
+        # 409 of basic-error or rule-violation error), and a code its enum does not list is
+        # a gap in its list of codes (Slack's history knows no invalid_cursor): neither is
+        # a misfit of the body.
+        if all(_gap(p.detail) for p in problems):
             return True
     return False
+
+
+def _gap(detail: str) -> bool:
+    return "is valid under each of" in detail or "is not one of" in detail
 
 
 def _shape(spec: CompiledSpec, op: Operation | None, kind: str) -> ErrorShape | None:
@@ -275,7 +282,9 @@ def _error_env(
 ) -> Env:
     """What an error shape's placeholders read: `{detail}`, `{code}`, `{resource}`,
     `{field}`, and `{errors}` (each field error through the shape's `item`)."""
-    code = code or shape.codes.get(kind) or shape.code
+    first = shape.codes.get(errors[0].code) if errors else None  # Twilio's 21604: no `To`
+    code = code or first or shape.codes.get(kind) or shape.code
+    field = field or (_field_of(errors[0].pointer) if errors else None) or None
     roots: dict[str, Any] = {"detail": detail, "kind": kind}
     docs = op.docs if op is not None else None
     for name, value in (

@@ -59,6 +59,7 @@ def build_resources(
     by_id = {op.operation_id: op for op in ops}
     kinds: dict[str, Kind] = dict(declared.resources)
     bindings: dict[str, Binding] = {}
+    refinements: dict[str, tuple[str, Binding]] = {}
     for operation_id, binding in declared.operations.items():
         op = by_id.get(operation_id)
         if op is None:
@@ -66,7 +67,10 @@ def build_resources(
                 f"x-doppel names operation {operation_id!r}, which the spec does not have",
                 pointer=f"/x-doppel/operations/{escape(operation_id)}",
             )
-        bindings[op.pointer] = binding
+        if binding.action is None:
+            refinements[op.pointer] = (operation_id, binding)
+        else:
+            bindings[op.pointer] = binding
     schemas = {name: _kind_schema(name, kind, by_id) for name, kind in kinds.items()}
     pagination = dict(declared.pagination)
     references: dict[str, list[Reference]] = {}
@@ -78,6 +82,15 @@ def build_resources(
                 references.setdefault(op.pointer, []).append(reference)
     if declared.state:
         _infer(document, ops, kinds, bindings, schemas, references, pagination, paths)
+    for pointer, (operation_id, refinement) in refinements.items():
+        inferred = bindings.get(pointer)
+        if inferred is None:
+            raise SpecError(
+                f"x-doppel refines operation {operation_id!r}, for which nothing is inferred: "
+                "give it an `action`",
+                pointer=f"/x-doppel/operations/{escape(operation_id)}",
+            )
+        bindings[pointer] = _refined(inferred, refinement)
     return Resources(
         kinds,
         bindings,
@@ -86,6 +99,12 @@ def build_resources(
         pagination,
         paths,
     )
+
+
+def _refined(inferred: Binding, refinement: Binding) -> Binding:
+    """An inferred binding with the members a template declares for it put over it."""
+    given = refinement.model_dump(by_alias=True, exclude_unset=True)
+    return Binding.model_validate({**inferred.model_dump(by_alias=True), **given})
 
 
 def input_names(document: Mapping[str, Any], op: Any) -> set[str]:
@@ -148,6 +167,7 @@ def _infer(
         named = bool(parts) and isinstance(parts[-1], str)  # a collection is a noun, not `{id}`
         if op.method == "GET" and single and named and last.key in ("*", "{}" + suffix):
             items.setdefault(collection + suffix, (last.names[0], op.path, op))
+    attached = {kind.path: name for name, kind in kinds.items() if kind.path is not None}
     for name, (param, item_path, reader) in items.items():
         schema = success_schema(reader)
         if schema is None:
@@ -162,9 +182,18 @@ def _infer(
             continue  # not a collection: `/user` answers one user, not a list of them
         if any(op.pointer in bindings for op in ops_here):
             continue  # the template declares this collection
-        kinds.setdefault(name, Kind(key=param, scope=_PARAM.findall(collection)))
-        schemas.setdefault(name, schema)
-        paths.setdefault(name, item_path)
+        scope = _PARAM.findall(collection)
+        kind_name = attached.pop(name, name)
+        if kind_name in kinds:  # declared over this collection: what it leaves out is inferred
+            declared_kind = kinds[kind_name]
+            kinds[kind_name] = declared_kind.model_copy(
+                update={"scope": declared_kind.scope or scope}
+            )
+        else:
+            kinds[kind_name] = Kind(key=param, scope=scope)
+        if not schemas.get(kind_name):
+            schemas[kind_name] = schema
+        paths.setdefault(kind_name, item_path)
         for op in ops_here:
             action = None if op.pointer in bindings else _action(op, collection, item_path)
             if action is None:
@@ -173,7 +202,7 @@ def _infer(
             if style is not None:
                 pagination[f"{op.pointer}"] = style
             bindings[op.pointer] = Binding(
-                kind=name,
+                kind=kind_name,
                 action=action,
                 key=f"{{req.{param}}}",
                 pagination=op.pointer if style is not None else None,
@@ -187,9 +216,15 @@ def _infer(
             segment = parse_template(op.path)[depth - 1]
             if isinstance(segment, Segment) and len(segment.names) == 1:
                 key = f"{{req.{segment.names[0]}}}"
-                scope = {var: f"{{req.{var}}}" for var in _PARAM.findall(collection)}
-                reference = Reference(params=[], kind=name, key=key, scope=scope)
+                within = {var: f"{{req.{var}}}" for var in _PARAM.findall(collection)}
+                reference = Reference(params=[], kind=kind_name, key=key, scope=within)
                 references.setdefault(op.pointer, []).append(reference)
+    for path, kind_name in attached.items():
+        raise SpecError(
+            f"resource {kind_name!r} refines {path!r}, which is no collection of the spec "
+            "(a path that lists or creates, beside its items' path)",
+            pointer=f"/x-doppel/resources/{escape(kind_name)}/path",
+        )
 
 
 def _lists(document: Mapping[str, Any], op: Any) -> bool:
@@ -276,7 +311,13 @@ def _pagination_style(op: Any) -> Pagination | None:
                 "previous": "previous_page_uri",
                 "first": "first_page_uri",
             },
-            meta={"page": "page", "page_size": "page_size", "start": "start", "end": "end"},
+            meta={
+                "page": "page",
+                "page_size": "page_size",
+                "start": "start",
+                "end": "end",
+                "uri": "uri",
+            },
         )
     if "per_page" in lowered and "page" in lowered:
         return Pagination(
@@ -345,6 +386,12 @@ def key_field(param: str, properties: Iterable[str]) -> str | None:
         if candidate.lower() in lowered:
             return lowered[candidate.lower()]
     return None
+
+
+def item_param(item_path: str) -> str:
+    """The path parameter naming one item: `Sid` of `/Accounts/{Sid}.json`."""
+    found = _PARAM.findall(item_path)
+    return found[-1] if found else ""
 
 
 def timestamp_fields(properties: Iterable[str]) -> tuple[list[str], list[str]]:

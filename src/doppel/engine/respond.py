@@ -6,6 +6,7 @@ Errors take the provider's shape where the template or the spec declares one.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from doppel.engine.actions import Answer, Refusal, act
 from doppel.engine.bodies import WRITES, answer_body, declared_headers, echo
@@ -78,6 +79,9 @@ def _from_answer(
     answer: Answer,
     changes: tuple[StateChange, ...],
 ) -> tuple[MockResponse, MatchReport]:
+    key = str(answer.status)
+    if key in op.responses and wants_stream(spec, op, request, key):
+        return _streamed(spec, request, context, op, key, answer.body)
     headers = dict(answer.headers)
     body = b""
     if answer.body is not MISSING:
@@ -170,10 +174,7 @@ def _from_operation(
     status = status_number(key)
     response = op.responses[key]
     if wants_stream(spec, op, request, key):
-        chunks = events(spec, context, op, key, request)
-        report = MatchReport("generated", op.operation_id, op.path, status, "event stream")
-        streamed = finish(spec, request, context, status, dict(stream_headers()), b"".join(chunks))
-        return MockResponse(status, streamed.headers, streamed.body, chunks), report
+        return _streamed(spec, request, context, op, key)
     content = response.get("content") or {}
     media = choose_media_type(content, request.headers.get("accept", "*/*"))
     headers = declared_headers(spec, response, context, op, key)
@@ -188,3 +189,20 @@ def _from_operation(
         source, op.operation_id, op.path, status, f"{op.method} {op.path}", notes=notes
     )
     return finish(spec, request, context, status, headers, body), report
+
+
+def _streamed(
+    spec: CompiledSpec,
+    request: MockRequest,
+    context: MockContext,
+    op: Operation,
+    key: str,
+    whole: Any = MISSING,
+) -> tuple[MockResponse, MatchReport]:
+    """Server-sent events: `whole`, the answer the world gave, told piece by piece where
+    the template says how; else events generated from the schema."""
+    status = status_number(key)
+    chunks = events(spec, context, op, key, request, whole)
+    report = MatchReport("generated", op.operation_id, op.path, status, "event stream")
+    streamed = finish(spec, request, context, status, dict(stream_headers()), b"".join(chunks))
+    return MockResponse(status, streamed.headers, streamed.body, chunks), report

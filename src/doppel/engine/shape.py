@@ -130,6 +130,9 @@ def _tags_agree(spec: CompiledSpec, branch: Mapping[str, Any], value: Mapping[st
 
 
 def nullable(spec: CompiledSpec, schema: Mapping[str, Any]) -> bool:
+    enum = schema.get("enum")
+    if isinstance(enum, list) and None not in enum:
+        return False  # an enum must name null itself (OpenAPI 3.0.3's reading of nullable)
     if "null" in types(schema) or schema.get("nullable") is True:
         return True
     return any("null" in types(b) for b in branches(spec, schema))
@@ -210,6 +213,30 @@ def template_value(spec: CompiledSpec, schema: Any) -> Any:
     return value
 
 
+def unset(spec: CompiledSpec, schema: Any, template: Any) -> dict[str, Any]:
+    """What a new item holds before anything is sent: null where a member may be null, the
+    empty value of a required array or open map, the template's value for other required
+    members; optional ones are left out. An example's other values would be plausible lies
+    (`"name": "Jenny Rosen"` on a customer created with only an email)."""
+    s = flat(spec, schema)
+    given = template if isinstance(template, dict) else {}
+    required = set(s.get("required") or ())
+    out: dict[str, Any] = {}
+    for name, member in (s.get("properties") or {}).items():
+        sub = flat(spec, member)
+        if _allows_null(spec, sub):
+            out[name] = None
+        elif name not in required:
+            continue
+        elif "array" in types(sub):
+            out[name] = []
+        elif "object" in types(sub) and not sub.get("properties") and not sub.get("required"):
+            out[name] = {}
+        elif name in given:
+            out[name] = given[name]
+    return out
+
+
 # -- shaping inputs ---------------------------------------------------------------------------
 
 
@@ -220,9 +247,11 @@ def shape(
     relate: Relate | None = None,
     depth: int = 0,
 ) -> Any:
-    """`value` fitted to `schema`, or MISSING when it cannot be."""
+    """`value` fitted to `schema`, or MISSING when it cannot be. Past the depth bound a
+    value is kept as given, as `project` keeps it: dropped, a deep tree's leaves (a colour
+    13 levels down) were lost, and projection then filled them with made-up values."""
     if depth > _MAX_DEPTH:
-        return MISSING
+        return iso(value) if isinstance(value, datetime) else value
     s = flat(spec, schema)
     if value is None:
         return None if nullable(spec, s) or not s else MISSING

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from doppel.engine.bodies import echo
+from doppel.engine.bodies import answer_value, echo
 from doppel.engine.compile import CompiledSpec, Operation
 from doppel.engine.context import MockContext
 from doppel.engine.declarations import Streaming
+from doppel.engine.expressions import MISSING, Env, get_path, render
 from doppel.engine.generate import generate
 from doppel.engine.model import MockRequest
 from doppel.engine.negotiate import choose_media_type
@@ -26,6 +28,8 @@ from doppel.engine.refs import deref
 from doppel.engine.validate import fits
 
 EVENT_STREAM = "text/event-stream"
+_JSON = "application/json"
+_PIECES = re.compile(r"\s*\S+")  # a word with the space before it: pieces join back whole
 
 
 def wants_stream(spec: CompiledSpec, op: Operation, request: MockRequest, key: str) -> bool:
@@ -43,9 +47,20 @@ def wants_stream(spec: CompiledSpec, op: Operation, request: MockRequest, key: s
 
 
 def events(
-    spec: CompiledSpec, context: MockContext, op: Operation, key: str, request: MockRequest
+    spec: CompiledSpec,
+    context: MockContext,
+    op: Operation,
+    key: str,
+    request: MockRequest,
+    whole: Any = MISSING,
 ) -> tuple[bytes, ...]:
+    """The stream's events: the whole answer told piece by piece where the template says
+    how (`each`), else events generated from the event schema."""
     declared = spec.declarations.streaming or Streaming()
+    if declared.each is not None:
+        if whole is MISSING:
+            whole = answer_value(spec, context, op, key, _JSON)
+        return _told(declared, whole)
     media_object = deref(spec.document, op.responses[key]["content"][EVENT_STREAM]) or {}
     schema = media_object.get("schema", {})
     first: dict[str, Any] = {}
@@ -65,6 +80,20 @@ def events(
                 first = {k: v for k, v in value.items() if not isinstance(v, dict | list)}
             value = {**value, **{k: v for k, v in first.items() if k in value}}
         chunks.append(_event(value))
+    if declared.done is not None:
+        chunks.append(f"data: {declared.done}\n\n".encode())
+    return tuple(chunks)
+
+
+def _told(declared: Streaming, whole: Any) -> tuple[bytes, ...]:
+    env = Env({"answer": whole})
+    text = get_path(whole, declared.text) if declared.text else MISSING
+    pieces = _PIECES.findall(text) if isinstance(text, str) else []
+    values = [render(declared.first, env)] if declared.first is not None else []
+    values += [render(declared.each, env.child(piece=piece)) for piece in pieces]
+    if declared.last is not None:
+        values.append(render(declared.last, env))
+    chunks = [_event(value) for value in values if value is not MISSING]
     if declared.done is not None:
         chunks.append(f"data: {declared.done}\n\n".encode())
     return tuple(chunks)

@@ -199,14 +199,25 @@ class Template:
         )
         fixtures: list[StubMapping] = []
         world = EMPTY_WORLD
+        start = datetime.combine(day, datetime.min.time(), UTC)
+        declared: dict[str, Any] = {"world": spec.declarations.world, "me": spec.declarations.me}
+        if self._fixtures is None and (declared["world"] or declared["me"]):
+            world = build_world(spec, declared, 0, start)  # x-doppel's own `world`
         if self._fixtures is not None:
             try:
                 text = self._fixtures.render(config=config, **config)
                 rendered = self._load_fixtures(text) or []
                 if isinstance(rendered, Mapping):
                     fixtures = stubs_from_fixtures(rendered.get("stubs") or [], "/stubs")
-                    start = datetime.combine(day, datetime.min.time(), UTC)
-                    world = build_world(spec, rendered, 0, start)
+                    groups = rendered.get("world") or []
+                    whole = {
+                        **rendered,
+                        "world": [*declared["world"], *groups]
+                        if isinstance(groups, list)
+                        else groups,
+                        "me": rendered.get("me") or declared["me"],
+                    }
+                    world = build_world(spec, whole, 0, start)
                 else:
                     fixtures = stubs_from_fixtures(rendered)
             except (jinja2.TemplateError, yaml.YAMLError, SpecError) as exc:
