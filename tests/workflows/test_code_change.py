@@ -239,12 +239,6 @@ def test_a_pull_request_whose_head_does_not_exist_is_422_invalid_head(repo: Repo
     assert [p.number for p in repo.get_pulls(state="all")] == [SEEDED_PR]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a second open pull request for the same head branch is created (201, PR #4) "
-    "instead of 422 Validation Failed with a custom 'A pull request already exists for "
-    "doppel:feature/update-readme.' error",
-)
 def test_a_second_pull_request_for_the_same_head_is_422_already_exists(
     repo: Repository,
 ) -> None:

@@ -128,11 +128,6 @@ def test_new_issues_lengthen_the_pages(url: str, http: httpx.Client) -> None:
     assert page_of(dict(links(first))["last"]) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Link URLs repeat the request path /repos/doppel/sandbox/issues; GitHub's name the "
-    "repository by id: /repositories/700000001/issues?per_page=5&page=2",
-)
 def test_link_urls_name_the_repository_by_id(http: httpx.Client) -> None:
     response = http.get(f"/repos/{FULL_NAME}/issues", params={"per_page": 5})
     repository_id = http.get(f"/repos/{FULL_NAME}").json()["id"]

@@ -166,12 +166,6 @@ def test_requires_authentication_names_the_endpoints_documentation(url: str) -> 
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="auth is required for every operation: an anonymous GET of the public repository "
-    "answers 401 'Requires authentication'; GitHub serves public repositories, their issues "
-    "and users without a token (200)",
-)
 def test_a_public_repository_can_be_read_without_a_token(url: str) -> None:
     with pygithub(url, token=None) as anonymous:
         repo = anonymous.get_repo(FULL_NAME)
@@ -183,21 +177,11 @@ def test_a_public_repository_can_be_read_without_a_token(url: str) -> None:
 # -- transport ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="JSON responses are 'application/json' without '; charset=utf-8'",
-)
 def test_json_answers_are_utf8_labelled(http: httpx.Client) -> None:
     for path in ("/user", f"/repos/{FULL_NAME}", f"/repos/{ME}/no-such-repo"):
         assert http.get(path).headers["content-type"] == "application/json; charset=utf-8"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a JSON body sent as curl -d sends it (Content-Type application/x-www-form-"
-    "urlencoded, as in GitHub's own curl examples) is refused with 422 '/header/content-type: "
-    "... is not accepted here'; GitHub reads the body as JSON and creates the issue (201)",
-)
 def test_a_json_body_is_read_whatever_the_content_type(http: httpx.Client) -> None:
     response = http.post(
         f"/repos/{FULL_NAME}/issues",

@@ -129,11 +129,6 @@ def test_search_sees_issues_as_they_are_created_and_closed(fresh_gh: github.Gith
     assert found(fresh_gh, f"{REPO} zebra is:closed") == [issue.number]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /search/issues without q answers 422 with errors [{resource: Issue, field: q, "
-    "code: missing_field}] instead of GitHub's [{resource: Search, field: q, code: missing}]",
-)
 def test_searching_needs_a_query(search_url: str) -> None:
     with raw_http(search_url) as http:
         response = http.get("/search/issues")

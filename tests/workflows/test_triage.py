@@ -408,12 +408,6 @@ def test_the_default_labels_are_marked_default(repo: Repository) -> None:
     assert [name for name in DEFAULT_LABELS if labels[name].default is not True] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="label names are compared case-sensitively: POST /labels {name: BUG} creates a "
-    "second label (201) instead of 422 already_exists, and an issue created with labels "
-    "['Bug'] gets a new 'Bug' label instead of the existing 'bug'",
-)
 def test_label_names_are_case_insensitive(repo: Repository, http: httpx.Client) -> None:
     response = http.post(f"/repos/{FULL_NAME}/labels", json={"name": "BUG"})
     assert response.status_code == 422

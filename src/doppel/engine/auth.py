@@ -68,12 +68,31 @@ def check_credentials(
     if token is None:
         if op.security and any(not requirement for requirement in op.security):
             return None  # `security: [{}, …]`: anonymous calls are allowed too
+        if _open_to_anyone(declared, op):
+            return None
         return AuthFailure("unauthorized", "no credentials were sent")
     if declared.pattern is not None and not re.fullmatch(declared.pattern, token):
         return AuthFailure("bad_credentials", "the token is not one this service issues")
     if context.auth == "issued" and token not in context.tokens:
         return AuthFailure("bad_credentials", "the token was not issued to this sandbox")
     return None
+
+
+def _open_to_anyone(declared: Auth, op: Operation) -> bool:
+    """Whether the provider serves this operation without credentials: its method is one
+    of `anonymous_methods`, it declares no 401 answer, and `authenticated` names neither
+    it nor a path above it."""
+    methods = {m.upper() for m in declared.anonymous_methods}
+    if op.method not in methods or "401" in op.responses:
+        return False
+    for needing in declared.authenticated:
+        if needing == op.operation_id:
+            return False
+        if needing.startswith("/") and (
+            op.path == needing or op.path.startswith(needing.rstrip("/") + "/")
+        ):
+            return False
+    return True
 
 
 def credential(declared: Auth, request: MockRequest) -> str | None:

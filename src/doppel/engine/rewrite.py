@@ -17,7 +17,11 @@ def finish(
     headers: Mapping[str, str],
     body: bytes,
 ) -> MockResponse:
-    """Point upstream URLs at the mock itself, so SDKs that follow links stay here."""
+    """Point upstream URLs at the mock itself, so SDKs that follow links stay here; label
+    the content type as the provider does (`content_types`)."""
+    labels = spec.declarations.content_types
+    if labels and headers.get("content-type") in labels:
+        headers = {**headers, "content-type": labels[headers["content-type"]]}
     base = context.base_url
     if base and spec.upstreams:
         target = base.encode()
