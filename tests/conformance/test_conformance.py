@@ -37,6 +37,15 @@ SPEC_DEFECTS: dict[tuple[str, str], str] = {
         "the second is optional, so any conflict body (GitHub's own included) is valid "
         "under both and breaks oneOf"
     ),
+    ("slack (world)", "conversations_history"): (
+        "Slack marks an edited message with `edited: {user, ts}`, and the run edits one "
+        "(chat.update) before reading it back; the description's objs_message "
+        "(additionalProperties: false) has no `edited`"
+    ),
+    ("slack (world)", "conversations_replies"): (
+        "as conversations_history: the edited thread parent carries `edited`, which "
+        "objs_message does not declare"
+    ),
 }
 
 # The bundled templates, with the names their default worlds hold and a well-formed token.

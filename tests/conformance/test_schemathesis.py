@@ -84,6 +84,13 @@ EXPLAINED: list[tuple[str, str, str, str]] = [
         "(no_reaction), and a list paged by a cursor it never gave (invalid_cursor)",
     ),
     (
+        "slack (world)",
+        "GET /conversations.history|GET /conversations.replies",
+        "'edited' was unexpected",
+        "Slack marks an edited message with `edited: {user, ts}` (chat.update runs first "
+        "here); the description's objs_message (additionalProperties: false) has no `edited`",
+    ),
+    (
         "*",
         "GET /v1/files/{file_key}/nodes",
         "null is not of type",

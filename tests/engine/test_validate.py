@@ -274,3 +274,157 @@ def test_invalid_spec_examples_are_replaced_by_valid_generated_data() -> None:
     assert isinstance(json.loads(response.body)["amount"], (int, float))
     assert report.source == "generated"
     assert "example does not match its schema at /amount" in report.notes[0]
+
+
+# -- an RPC service (Slack's shape): arguments wherever they travel, its own refusals ---------
+
+_RPC_OK = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["ok"],
+    "properties": {"ok": {"type": "boolean", "enum": [True]}},
+}
+_RPC_ERROR = {
+    "type": "object",
+    "additionalProperties": False,  # as Slack's 2020 error schemas: no response_metadata
+    "properties": {"ok": {"type": "boolean"}, "error": {"type": "string"}},
+}
+
+
+def _rpc_method(operation_id: str, method: str, **extra: Any) -> dict[str, Any]:
+    token = {"name": "token", "in": "header", "required": True, "schema": {"type": "string"}}
+    return {
+        method: {
+            "operationId": operation_id,
+            "parameters": [token, *extra.pop("parameters", [])],
+            "responses": {
+                "200": {
+                    "description": "ok",
+                    "content": {"application/json": {"schema": _RPC_OK}},
+                },
+                "default": {
+                    "description": "refused",
+                    "content": {"application/json": {"schema": _RPC_ERROR}},
+                },
+            },
+            **extra,
+        }
+    }
+
+
+def _rpc(undeclared: bool = True) -> CompiledSpec:
+    email = {"name": "email", "in": "query", "required": True, "schema": {"type": "string"}}
+    form = {
+        "type": "object",
+        "required": ["channel"],
+        "properties": {
+            "channel": {"type": "string"},
+            "blocks": {"type": "string"},
+            "view": {"type": "object", "required": ["title"]},
+        },
+    }
+    return compile_spec(
+        {
+            "openapi": "3.0.3",
+            "info": {"title": "rpc", "version": "1"},
+            "paths": {
+                "/users.lookupByEmail": _rpc_method("lookup", "get", parameters=[email]),
+                "/chat.postMessage": _rpc_method(
+                    "post",
+                    "post",
+                    requestBody={
+                        "content": {
+                            "application/x-www-form-urlencoded": {"schema": form},
+                            "application/json": {"schema": form},
+                        }
+                    },
+                ),
+            },
+            "x-doppel": {
+                "auth": {"credentials": [{"header": "authorization"}, {"param": "token"}]},
+                "errors": {
+                    "invalid_request": {
+                        "status": 200,
+                        "body": {
+                            "ok": False,
+                            "error": "{code}",
+                            "response_metadata": {"messages": "{messages}"},
+                        },
+                        "code": "invalid_arguments",
+                        "undeclared": undeclared,
+                    }
+                },
+            },
+        }
+    )
+
+
+def _rpc_call(spec: CompiledSpec, method: str, *, form: str = "", body: Any = None) -> Any:
+    headers = {"authorization": "Bearer t"}
+    raw = form.encode()
+    if body is not None:
+        headers["content-type"] = "application/json"
+        raw = json.dumps(body).encode()
+    elif form:
+        headers["content-type"] = "application/x-www-form-urlencoded"
+    request = MockRequest("POST", f"/{method}", "", headers, raw)
+    response, _ = respond(spec, request, MockContext(validate_requests=True, auth="any"))
+    return response.status, json.loads(response.body)
+
+
+def _refused(*messages: str) -> tuple[int, Any]:
+    metadata = {"messages": list(messages)}
+    return 200, {"ok": False, "error": "invalid_arguments", "response_metadata": metadata}
+
+
+@pytest.mark.parametrize(
+    ("method", "form", "body", "refused"),
+    [
+        pytest.param("users.lookupByEmail", "email=a%40b.c", None, None, id="query-arg-in-form"),
+        pytest.param("chat.postMessage", "channel=C1", None, None, id="form-arg"),
+        pytest.param(
+            "chat.postMessage",
+            "",
+            {"channel": "C1", "blocks": [{"type": "divider"}]},
+            None,
+            id="json-value-of-a-text-arg",
+        ),
+        pytest.param(
+            "users.lookupByEmail",
+            "",
+            None,
+            _refused("[ERROR] missing required field: email"),
+            id="missing-query-arg",
+        ),
+        pytest.param(
+            "chat.postMessage",
+            "",
+            None,
+            _refused("[ERROR] missing required field: channel"),
+            id="missing-form-arg",
+        ),
+        pytest.param(
+            "chat.postMessage",
+            "",
+            {"channel": "C1", "view": {}},
+            _refused("[ERROR] missing required field: title [json-pointer:/view]"),
+            id="missing-nested-member",
+        ),
+    ],
+)
+def test_an_rpc_methods_arguments_are_checked_wherever_they_travel(
+    method: str, form: str, body: Any, refused: tuple[int, Any] | None
+) -> None:
+    """The `token` parameter its description requires is the credential (here in the
+    Authorization header); a refusal is the template's shape though the operation's error
+    schema has no place for response_metadata."""
+    status, answer = _rpc_call(_rpc(), method, form=form, body=body)
+    if refused is None:
+        assert status == 200 and answer.get("ok") is not False
+    else:
+        assert (status, answer) == refused
+
+
+def test_without_undeclared_a_misfit_error_shape_gives_way_to_the_declared_one() -> None:
+    status, answer = _rpc_call(_rpc(undeclared=False), "chat.postMessage")
+    assert status == 422 and "response_metadata" not in answer

@@ -1554,6 +1554,74 @@ def test_a_created_item_starts_from_its_templates(chat: Sandbox) -> None:
     assert chat.items("channel")[created["id"]]["@members"] == ["U1"]
 
 
+def _chat_with_edits(*, undeclared: bool) -> Sandbox:
+    """CHAT with an edit whose description declares a narrower message (text alone), and a
+    message kind that shows `edited`, which its schema has no place for (Slack's
+    chat.update and objs_message), when `undeclared`; lists that refuse a missing input."""
+    document = json.loads(json.dumps(CHAT))
+    narrow = {"type": "object", "properties": {"text": {"type": "string"}}}
+    document["paths"]["/chat.update"] = _method(
+        "update", _ok_answer(ts={"type": "string"}, message=narrow), ts="string", text="string"
+    )
+    declared = document["x-doppel"]
+    declared["errors"]["invalid_request"] = {
+        "status": 200,
+        "body": {"ok": False, "error": "{code}", "response_metadata": {"messages": "{messages}"}},
+        "code": "invalid_arguments",
+    }
+    declared["operations"]["history"]["requires"] = [
+        {"any_of": ["channel"], "error": "invalid_request", "field": "channel"}
+    ]
+    declared["operations"]["update"] = {
+        "kind": "message",
+        "action": "update",
+        "key": "{req.ts}",
+        "envelope": "message",
+        "set": {"edited": {"user": "{me.id}"}},
+        "undeclared": undeclared,
+        "answer": {
+            "ok": True,
+            "ts": "{item.ts}",
+            "message": {"text": "{item.text}", "user": "{item.user}", "edited": "{item.edited}"},
+        },
+    }
+    if undeclared:
+        declared["resources"]["message"]["undeclared"] = ["edited"]
+    spec = compile_spec(document)
+    return Sandbox(spec, world=build_world(spec, CHAT_FIXTURES, 0, START))
+
+
+@pytest.mark.parametrize("undeclared", [True, False])
+def test_undeclared_members_are_answered_and_read_back_only_where_declared(
+    undeclared: bool,
+) -> None:
+    chat = _chat_with_edits(undeclared=undeclared)
+    chat.ok("POST", "/chat.postMessage", form={"channel": "C1", "text": "draft"})
+    updated = chat.ok("POST", "/chat.update", form={"channel": "C1", "ts": TS0, "text": "final"})
+    history = chat.ok("POST", "/chat.history", form={"channel": "C1"})["messages"]
+    edited = {"user": "U1"}
+    if undeclared:
+        assert updated["message"] == {"text": "final", "user": "U1", "edited": edited}
+        assert history == [{"ts": TS0, "text": "final", "user": "U1", "edited": edited}]
+    else:  # as the operation and the kind's schema declare them
+        assert updated["message"] == {"text": "final"}
+        assert history == [{"ts": TS0, "text": "final", "user": "U1"}]
+
+
+def test_a_required_input_not_sent_is_a_missing_field() -> None:
+    chat = _chat_with_edits(undeclared=True)
+    assert chat("POST", "/chat.history", form={}) == (
+        200,
+        {
+            "ok": False,
+            "error": "invalid_arguments",
+            "response_metadata": {"messages": ["[ERROR] missing required field: channel"]},
+        },
+    )
+    sent_empty = chat("POST", "/chat.history", form={"channel": ""})  # names no channel
+    assert sent_empty == (200, {"ok": False, "error": "channel_not_found"})
+
+
 # == files on branches: read_many, upsert, effects, fallback scopes =======================
 
 FILE = {

@@ -291,6 +291,41 @@ def test_posting_without_text_is_no_text(slack: WebClient, channel: str) -> None
     assert history_texts(slack, channel) == []
 
 
+def test_a_channel_the_bot_left_is_not_in_channel_until_it_joins(
+    slack: WebClient, channel: str
+) -> None:
+    slack.conversations_leave(channel=channel)
+    post = slack_error(lambda: slack.chat_postMessage(channel=channel, text="anyone?"))
+    assert post == {"ok": False, "error": "not_in_channel"}
+    read = slack_error(lambda: slack.conversations_history(channel=channel))
+    assert read == {"ok": False, "error": "not_in_channel"}
+    slack.conversations_join(channel=channel)
+    assert slack.chat_postMessage(channel=channel, text="back")["ok"] is True
+    assert history_texts(slack, channel) == ["back"]
+
+
+MISSING_CHANNEL = {
+    "ok": False,
+    "error": "invalid_arguments",
+    "response_metadata": {"messages": ["[ERROR] missing required field: channel"]},
+}
+
+
+@pytest.mark.parametrize("method", ["conversations.history", "conversations.members"])
+def test_a_channel_not_sent_is_invalid_arguments_and_sent_empty_channel_not_found(
+    slack: WebClient, method: str
+) -> None:
+    # Slack tells "not sent" from "names nothing": the first is invalid_arguments.
+    assert slack_error(lambda: slack.api_call(method, params={})) == MISSING_CHANNEL
+    empty = slack_error(lambda: slack.api_call(method, params={"channel": ""}))
+    assert empty == {"ok": False, "error": "channel_not_found"}
+
+
+def test_posting_without_a_channel_is_invalid_arguments(slack: WebClient) -> None:
+    post = slack_error(lambda: slack.api_call("chat.postMessage", json={"text": "hi"}))
+    assert post == MISSING_CHANNEL
+
+
 def test_posting_to_an_unknown_channel_is_channel_not_found(slack: WebClient) -> None:
     by_id = slack_error(lambda: slack.chat_postMessage(channel="C0NOSUCH1", text="hello?"))
     by_name = slack_error(lambda: slack.chat_postMessage(channel="#no-such-room", text="hello?"))
@@ -351,6 +386,32 @@ def test_replies_for_an_unknown_ts_is_thread_not_found(slack: WebClient, channel
     assert refused["error"] == "thread_not_found"
 
 
+def test_replies_given_a_replys_ts_is_that_reply_alone(slack: WebClient, channel: str) -> None:
+    # Slack gives the thread for its parent's ts only: a reply's ts gives that reply alone
+    # (slackapi/bolt-python#783, reproduced in Slack's API tester; labelled server-side).
+    parent = slack.chat_postMessage(channel=channel, text="parent")["ts"]
+    first = slack.chat_postMessage(channel=channel, text="first", thread_ts=parent)["ts"]
+    slack.chat_postMessage(channel=channel, text="second", thread_ts=parent)
+    messages = slack.conversations_replies(channel=channel, ts=first)["messages"]
+    assert [(m["ts"], m["text"]) for m in messages] == [(first, "first")]
+    assert messages[0]["thread_ts"] == parent and messages[0]["parent_user_id"] == BOT
+    assert "reply_count" not in messages[0]
+
+
+def test_replies_without_a_ts_is_invalid_arguments(slack: WebClient, channel: str) -> None:
+    # An argument not sent at all is invalid_arguments; sent empty, it names no thread.
+    missing = slack_error(
+        lambda: slack.api_call("conversations.replies", params={"channel": channel})
+    )
+    assert missing == {
+        "ok": False,
+        "error": "invalid_arguments",
+        "response_metadata": {"messages": ["[ERROR] missing required field: ts"]},
+    }
+    empty = slack_error(lambda: slack.conversations_replies(channel=channel, ts=""))
+    assert empty == {"ok": False, "error": "thread_not_found"}
+
+
 def test_updating_a_message_changes_what_history_shows(slack: WebClient, channel: str) -> None:
     ts = slack.chat_postMessage(channel=channel, text="first draft")["ts"]
     updated = slack.chat_update(channel=channel, ts=ts, text="final wording")
@@ -359,6 +420,25 @@ def test_updating_a_message_changes_what_history_shows(slack: WebClient, channel
     assert updated["message"]["text"] == "final wording"
     history = slack.conversations_history(channel=channel)["messages"]
     assert [(m["ts"], m["text"]) for m in history] == [(ts, "final wording")]
+
+
+def test_an_update_answers_the_message_as_later_reads_show_it(
+    slack: WebClient, channel: str
+) -> None:
+    # Slack's answer: {ok, channel, ts, text, message}, the message as updated without its
+    # ts; a bot's edit is marked `edited: {user: <bot id>, ts: "<seconds>.000000"}`.
+    bot_id = slack.auth_test()["bot_id"]
+    ts = slack.chat_postMessage(channel=channel, text="first draft")["ts"]
+    updated = slack.chat_update(channel=channel, ts=ts, text="final wording")
+    assert set(updated.data) == {"ok", "channel", "ts", "text", "message"}
+    message = updated["message"]
+    assert "ts" not in message
+    assert (message["type"], message["text"], message["user"]) == ("message", "final wording", BOT)
+    assert message["bot_id"] == bot_id
+    assert message["edited"]["user"] == bot_id
+    assert re.fullmatch(r"\d{10}\.000000", message["edited"]["ts"])
+    history = slack.conversations_history(channel=channel)["messages"]
+    assert history == [{**message, "ts": ts}]
 
 
 def test_updating_an_unknown_ts_is_message_not_found(slack: WebClient, channel: str) -> None:
@@ -478,6 +558,77 @@ def test_unknown_users_are_user_not_found_and_users_not_found(slack: WebClient) 
     assert slack_error(lambda: slack.users_info(user="U0NOSUCH1"))["error"] == "user_not_found"
     by_email = slack_error(lambda: slack.users_lookupByEmail(email="nobody@acme.test"))
     assert by_email["error"] == "users_not_found"
+
+
+# -- a workspace that validates requests ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def validating(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebClient]:
+    """The same workspace with `validate_requests` on: requests are held to Slack's
+    description, and refused as Slack refuses them."""
+    path = tmp_path_factory.mktemp("slack-validating") / "slack.json"
+    path.write_text(json.dumps({**CONFIG, "validate_requests": True}))
+    mock = MockProcess(["slack", "--config", str(path)])
+    try:
+        yield WebClient(token=TOKEN, base_url=f"{mock.url}/api/")
+    finally:
+        mock.stop()
+
+
+def test_a_validating_workspace_takes_what_the_sdk_sends(validating: WebClient) -> None:
+    # The token travels in the Authorization header, not as the `token` argument the
+    # description requires; the SDK posts every argument as a form, those the description
+    # puts in the query string too; blocks go as JSON text.
+    assert validating.auth_test()["user_id"] == BOT
+    assert validating.users_lookupByEmail(email="ada@acme.test")["user"]["name"] == "ada"
+    eng = channel_id_named(validating, "eng")
+    blocks = [{"type": "divider"}]
+    ts = validating.chat_postMessage(channel=eng, text="checked", blocks=blocks)["ts"]
+    assert validating.chat_getPermalink(channel=eng, message_ts=ts)["permalink"].endswith(
+        f"/archives/{eng}/p{ts.replace('.', '')}"
+    )
+    assert validating.chat_update(channel=eng, ts=ts, text="rechecked")["text"] == "rechecked"
+    assert history_texts(validating, eng)[0] == "rechecked"
+
+
+def test_a_validating_workspace_refuses_a_missing_argument_as_slack_does(
+    validating: WebClient,
+) -> None:
+    # HTTP 200, invalid_arguments, the reason in response_metadata.messages: Slack's answer,
+    # though its description's error schemas have no place for response_metadata.
+    def missing(field: str) -> dict[str, Any]:
+        messages = [f"[ERROR] missing required field: {field}"]
+        return {
+            "ok": False,
+            "error": "invalid_arguments",
+            "response_metadata": {"messages": messages},
+        }
+
+    post = slack_error(lambda: validating.api_call("chat.postMessage", json={"text": "hi"}))
+    assert post == missing("channel")
+    lookup = slack_error(lambda: validating.api_call("users.lookupByEmail", params={}))
+    assert lookup == missing("email")
+    eng = channel_id_named(validating, "eng")
+    update = slack_error(lambda: validating.api_call("chat.update", json={"channel": eng}))
+    assert update == missing("ts")
+
+
+def test_a_validating_workspace_still_answers_each_methods_own_code(
+    validating: WebClient,
+) -> None:
+    eng = channel_id_named(validating, "eng")
+    no_text = slack_error(lambda: validating.api_call("chat.postMessage", json={"channel": eng}))
+    assert no_text == {"ok": False, "error": "no_text"}
+    unknown = slack_error(lambda: validating.chat_postMessage(channel="C0NOSUCH1", text="x"))
+    assert unknown == {"ok": False, "error": "channel_not_found"}
+    old_news = channel_id_named(validating, "old-news")
+    archived = slack_error(lambda: validating.chat_postMessage(channel=old_news, text="x"))
+    assert archived == {"ok": False, "error": "is_archived"}
+    nobody = slack_error(lambda: validating.users_lookupByEmail(email="nobody@acme.test"))
+    assert nobody == {"ok": False, "error": "users_not_found"}
+    anonymous = WebClient(base_url=validating.base_url)
+    assert slack_error(anonymous.auth_test) == {"ok": False, "error": "not_authed"}
 
 
 # -- authentication -------------------------------------------------------------------------

@@ -43,7 +43,9 @@ def check(
     if binding is not None and binding.validate_requests is not None:
         validating = validating and binding.validate_requests
     if validating:
-        errors = request_errors(spec, op, request, path_params)
+        errors = [
+            e for e in request_errors(spec, op, request, path_params) if not _credential(spec, e)
+        ]
         if errors:
             detail = "; ".join(f"{e.pointer}: {e.detail}" for e in errors)
             kind = spec.resources.kinds.get(binding.kind or "") if binding else None
@@ -53,6 +55,17 @@ def check(
                 resource=resource,
             )  # fmt: skip
     return None
+
+
+def _credential(spec: CompiledSpec, error: FieldError) -> bool:
+    """A missing parameter that the template names as a credential (Slack's `token`, which
+    its description requires in every method): the token may travel elsewhere (the
+    `Authorization` header), and whether one came is the credentials check's to judge."""
+    declared = spec.declarations.auth
+    if declared is None or error.code != "missing":
+        return False
+    names = {place.param for place in declared.credentials if place.param}
+    return _field_of(error.pointer) in names and error.pointer.count("/") == 2
 
 
 def refuse(
@@ -194,7 +207,8 @@ def error(
         env = _error_env(shape, kind, detail, errors, code, resource, field, sent, op)
         env = env.child(path=request.path)
         value = render(shape.body, env)
-        if op is not None and not _fits_declared(spec, op, shape.status, value):
+        fits = shape.undeclared or op is None or _fits_declared(spec, op, shape.status, value)
+        if not fits:
             shape = None  # the operation declares this status otherwise: answer as declared
     if shape is None and op is not None:
         declared = _declared_error(spec, request, context, op, kind, status, detail)
@@ -312,15 +326,31 @@ def _error_env(
         )
         items.append(render(template, Env(item_roots)))
     roots["errors"] = items
-    roots["messages"] = [f"[ERROR] {e.detail} [json-pointer:{e.pointer}]" for e in errors] or [
-        f"[ERROR] {detail}"
-    ]
+    roots["messages"] = [_message(e) for e in errors] or [f"[ERROR] {detail}"]
     return Env(roots)
+
+
+def _message(error: FieldError) -> str:
+    """A field error in Slack's words: `[ERROR] missing required field: channel`, with
+    `[json-pointer:/view]` where the member sits inside an argument (pointers start at the
+    arguments, not at the query string or body they came in)."""
+    parts = [p for p in error.pointer.split("/") if p]
+    if parts and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    if error.code == "missing" and parts:
+        name = parts.pop().replace("~1", "/").replace("~0", "~")
+        text = f"missing required field: {name}"
+    else:
+        text = error.detail
+    return f"[ERROR] {text}" + (f" [json-pointer:/{'/'.join(parts)}]" if parts else "")
+
+
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
 
 
 def _field_of(pointer: str) -> str:
     """`/body/title` → `title`: the member a field error is about."""
     parts = [p for p in pointer.split("/") if p]
-    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+    if parts and parts[0] in _LOCATIONS:
         parts = parts[1:]
     return parts[0].replace("~1", "/").replace("~0", "~") if parts else ""

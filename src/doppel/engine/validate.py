@@ -124,8 +124,14 @@ def request_errors(
     `/path/x`, `/query/x`, `/header/x` and `/body/...`."""
     errors: list[FieldError] = []
     query = request.query_params()
+    # An RPC method takes its arguments wherever they travel: slack-sdk posts them all as a
+    # form, the ones its description puts in the query string too.
+    arguments = _arguments(request) if spec.rpc else None
     for param in op.parameters:
-        raw = _raw_value(param, request, query, path_params)
+        if arguments is not None and param.location == "query":
+            raw = arguments.get(param.name)
+        else:
+            raw = _raw_value(param, request, query, path_params)
         where = "path" if param.location == "multi" else param.location
         here = f"/{where}/{escape(param.name)}"
         if raw is None:
@@ -139,8 +145,55 @@ def request_errors(
             FieldError(here + e.pointer, e.detail, e.code)
             for e in schema_errors(spec, f"{param.pointer}/schema", value, lenient=True)
         ]
-    errors += _body_errors(spec, op, request)
+    if arguments is not None:
+        named = {p.name for p in op.parameters}
+        rest = {k: v for k, v in arguments.items() if k not in named}
+        errors += _arguments_errors(spec, op, rest)
+    else:
+        errors += _body_errors(spec, op, request)
     return errors
+
+
+def _arguments(request: MockRequest) -> dict[str, list[str]]:
+    """An RPC request's arguments as text, wherever they came (a JSON body's other values
+    as their JSON)."""
+    return {
+        name: [value if isinstance(value, str) else json.dumps(value)]
+        for name, value in request.params().items()
+    }
+
+
+def _arguments_errors(
+    spec: CompiledSpec, op: Operation, arguments: Mapping[str, list[str]]
+) -> list[FieldError]:
+    """The arguments an RPC method takes in its body, checked against its form's schema (or
+    its only one): a member it requires is missing when no argument of that name came. A
+    member that is JSON (an object or array, Slack's `view`) may come as its JSON text, and
+    one that is text as a JSON body's value (Slack's `blocks`, an array there)."""
+    body = op.request_body
+    content = (body or {}).get("content") or {}
+    form = "application/x-www-form-urlencoded"
+    declared = form if form in content else next(iter(content), None)
+    if declared is None or "schema" not in (content[declared] or {}):
+        return []
+    schema = deref(spec.document, content[declared]["schema"])
+    pointer = f"{op.request_body_pointer}/content/{escape(declared)}/schema"
+    props = schema.get("properties") or {} if isinstance(schema, Mapping) else {}
+    value = {}
+    for name, texts in arguments.items():
+        member = props.get(name, {})
+        value[name] = coerce(texts, member, spec.document)
+        if _types(member, spec.document) & {"object", "array"}:
+            try:
+                parsed = json.loads(texts[-1])
+            except ValueError:
+                continue  # not JSON: the schema says what is wrong with it
+            if isinstance(parsed, (dict, list)):
+                value[name] = parsed
+    return [
+        FieldError("/body" + e.pointer, e.detail, e.code)
+        for e in schema_errors(spec, pointer, value, lenient=True)
+    ]
 
 
 def _raw_value(
