@@ -171,6 +171,11 @@ BLOB_SHA_OF_HELLO = "ce013625030ba8dba906f756967f9e9ca394464a"  # git hash-objec
             MISSING,
             id="null-when-given-else-nothing:absent",
         ),
+        pytest.param(
+            "{req.absent|len|default:0|str}", "0", id="a-chain-goes-on-past-missing-to-a-default"
+        ),
+        pytest.param("{req.labels|len|default:0|str}", "2", id="the-default-unused-when-given"),
+        pytest.param("{req.absent|len|str}", MISSING, id="a-chain-without-a-default-stays-missing"),
         pytest.param("{req.digits|int}", 42, id="int"),
         pytest.param("{req.negative|int}", -3, id="int-negative"),
         pytest.param("{req.decimal|int}", "4.5", id="int-of-a-decimal-as-is"),

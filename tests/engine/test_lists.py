@@ -525,6 +525,25 @@ def test_twilio_pages_say_where_they_are_and_end_with_a_null_next(spec: Compiled
     assert last["previous_page_uri"] == "/twilio/tasks.json?PageSize=2&Page=1"
 
 
+@pytest.mark.parametrize(
+    ("query", "uri"),
+    [
+        pytest.param("", "/twilio/tasks.json?PageSize=50&Page=0", id="defaults-spelled-out"),
+        pytest.param("PageSize=2", "/twilio/tasks.json?PageSize=2&Page=0", id="the-first-page"),
+        pytest.param("Page=1&PageSize=2", "/twilio/tasks.json?PageSize=2&Page=1", id="a-page"),
+        pytest.param(
+            "PageSize=2&Page=9", "/twilio/tasks.json?PageSize=2&Page=9", id="past-the-end"
+        ),
+    ],
+)
+def test_a_twilio_page_names_its_own_address(query: str, uri: str) -> None:
+    document = json.loads(json.dumps(DOCUMENT))
+    document["x-doppel"]["pagination"]["twilio"]["meta"]["uri"] = "uri"
+    schema = document["paths"]["/twilio/tasks.json"]["get"]["responses"]["200"]["content"]
+    schema["application/json"]["schema"]["properties"]["uri"] = {"type": "string"}
+    assert _get(compile_spec(document), _world(5), "/twilio/tasks.json", query).json()["uri"] == uri
+
+
 # -- Slack: cursors --------------------------------------------------------------------------
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from doppel.engine.auth import presented
+from doppel.engine.aliases import linked_path
+from doppel.engine.auth import credential, presented
 from doppel.engine.bodies import answer_value
 from doppel.engine.compile import CompiledSpec, Operation
 from doppel.engine.context import MockContext
@@ -48,6 +49,7 @@ from doppel.engine.negotiate import choose_media_type
 from doppel.engine.refs import escape, resolve_pointer
 from doppel.engine.resources import inferred_filters, item_param, key_field, timestamp_fields
 from doppel.engine.shape import (
+    branch_of,
     flat,
     member_schema,
     project,
@@ -157,6 +159,7 @@ class _Turn:
                 "req": self.inputs,
                 "me": dict(context.world.me or {}),
                 "credential": presented(request),  # `{credential.user}`: Basic's user name
+                "anonymous": _anonymous(spec, request, context),
                 "now": at,
                 "base": spec.upstreams[0] if spec.upstreams else context.base_url,
                 "ref": {},
@@ -246,21 +249,38 @@ class _Turn:
         _, key = self._address(lookup)
         if not key:
             return None
-        found = self.find(lookup.kind, scope, key, lookup.match)
+        found = self.find(lookup.kind, scope, key, lookup.match, lookup.where)
         if found is not None and lookup.where and not holds(lookup.where, found[1], self.env):
             return None
         return found
 
     def find(
-        self, kind_name: str, scope: tuple[str, ...], key: str, match: Sequence[str] = ()
+        self,
+        kind_name: str,
+        scope: tuple[str, ...],
+        key: str,
+        match: Sequence[str] = (),
+        where: Any = None,
     ) -> tuple[str, Any] | None:
+        """The item under `key`, else the first whose `match` fields equal it (and that
+        satisfies `where`: an open pull request of that head, not the closed one before)."""
+        folded = self.spec.resources.kind(kind_name).case_insensitive
         for collection in self.chain(kind_name, scope):
             exists, item = self.view.lookup(collection, key)
             if exists:
                 return None if item is None else (key, item)
+            if folded:
+                other = next(
+                    (k for k in self.view.keys(collection) if k.casefold() == key.casefold()),
+                    None,
+                )
+                if other is not None:
+                    return other, self.view.get(collection, other)
             for field_path in match:
                 for other, candidate in self.view.items(collection):
-                    if any(same(v, key) for v in pluck(candidate, field_path)):
+                    if not any(_same(v, key, folded) for v in pluck(candidate, field_path)):
+                        continue
+                    if where is None or holds(where, candidate, self.env):
                         return other, candidate
         return None
 
@@ -340,9 +360,10 @@ class _Turn:
         for require in requires:
             if require.during not in ("any", stage):
                 continue
-            failed = False
+            failed = absent = False
             if require.any_of is not None:
-                failed = not any(_given(self.inputs.get(n, MISSING)) for n in require.any_of)
+                absent = not any(_given(self.inputs.get(n, MISSING)) for n in require.any_of)
+                failed = absent
             subject = self.env.roots["ref"].get(require.ref) if require.ref else item
             if require.when is not None and subject is not None:
                 failed = failed or not holds(require.when, subject, self.env)
@@ -355,7 +376,7 @@ class _Turn:
                     filled = render(detail, self.env)
                     detail = text_of(filled) if filled is not MISSING else detail
                 field = require.field
-                code = require.code or "invalid"
+                code = require.code or ("missing" if absent else "invalid")  # the field's error
                 raise Refused(
                     Refusal(
                         require.error,
@@ -459,22 +480,29 @@ class _Turn:
         return fields
 
     def shaped(
-        self, kind_name: str, fields: Mapping[str, Any], scope: tuple[str, ...]
+        self,
+        kind_name: str,
+        fields: Mapping[str, Any],
+        scope: tuple[str, ...],
+        item: Any = None,
     ) -> dict[str, Any]:
-        """Fields written to an item, each fitted to its member's schema (relations expand,
+        """Fields written to `item`, each fitted to its member's schema (relations expand,
         form strings take their types); a field that cannot fit is left out, one the schema
-        does not know is kept (never shown). Field by field: a partial update of an item
-        whose schema is a `oneOf` (Slack's conversation) still finds each member."""
+        does not know is kept (never shown). Of a `oneOf` schema, the whole item (`item`
+        with the fields over it) is fitted to its one branch (a `type: FRAME` node's type
+        is a FrameNode's); a member that branch lacks, to the first branch declaring it."""
         schema = self.kind_schema(kind_name)
         if not schema:
             return dict(fields)
         relate = _Relations(self, kind_name, scope)
+        whole = {**(item if isinstance(item, dict) else {}), **fields}
+        branch = branch_of(self.spec, schema, whole)
         out: dict[str, Any] = {}
         for name, value in fields.items():
             if name.startswith("@"):
                 out[name] = _plain(value)
                 continue
-            found = member_schema(self.spec, schema, name)
+            found = member_schema(self.spec, schema, name, branch)
             if found is None:
                 out[name] = _plain(value)  # kept, never shown: still JSON
                 continue
@@ -511,7 +539,7 @@ class _Turn:
     ) -> dict[str, Any]:
         """`item` with `templates` rendered, fitted to the kind's schema, and merged in."""
         rendered = _rendered(templates, env)
-        return {**item, **self.shaped(kind_name, rendered, scope)} if rendered else item
+        return {**item, **self.shaped(kind_name, rendered, scope, item)} if rendered else item
 
     def effects(self, binding: Binding, item: Any, prev: Any, scope: tuple[str, ...] = ()) -> None:
         names = self.spec.resources.kind(binding.kind).scope if binding.kind else []
@@ -552,7 +580,7 @@ class _Turn:
         kind = self.spec.resources.kind(effect.kind)
         if effect.action == "create" and current is None:
             base = self._blank(effect.kind, kind, scope, fields)
-        merged = _merge(base, self.shaped(effect.kind, fields, scope))
+        merged = _merge(base, self.shaped(effect.kind, fields, scope, base))
         self.view.put(collection, key, merged)
 
     def _blank(
@@ -589,7 +617,7 @@ class _Turn:
             # A key the schema's placeholder would fill is no key: nothing may be stored
             # under `full_name-7332`.
             raise Refused(Refusal("refused", f"nothing gives the new {kind_name} its {key_name}"))
-        return {**item, **self.shaped(kind_name, given, scope)}
+        return {**item, **self.shaped(kind_name, given, scope, item)}
 
     def _create_templates(self, kind_name: str, kind: Kind) -> Mapping[str, Any]:
         if not self._infers(kind_name) or self.spec.resources.schemas.get(kind_name) is None:
@@ -670,6 +698,7 @@ class _Turn:
 
     def _list(self, binding: Binding, kind: Kind) -> Outcome:
         assert binding.kind is not None
+        self._check(binding.requires, None)
         scope = self.scope_of(binding.kind, binding.scope)
         entries = self.entries(binding.kind, scope)
         if not self.closed:
@@ -701,7 +730,7 @@ class _Turn:
             self._pagination(binding, kind),
             entries,
             self.inputs,
-            self.request.path,
+            linked_path(self.spec, self.view, self.request.path),
             self.request.query,
             self.context.base_url,
         )
@@ -784,7 +813,9 @@ class _Turn:
         taken = self._taken(binding.kind, kind, scope, item, None)
         if taken is not None:
             return taken
-        if self.view.exists(collection, text_of(key)):
+        if self.view.exists(collection, text_of(key)) or (
+            kind.case_insensitive and self.find(binding.kind, scope, text_of(key)) is not None
+        ):
             # A key the client chose that is taken is a conflict, as the provider says;
             # one a template made up is made again.
             if binding.conflict is not None or kind.unique or key_name in fields:
@@ -815,8 +846,11 @@ class _Turn:
             value = item.get(unique_field)
             if value is None:
                 continue
+            folded = kind.case_insensitive
             for key, other in self.entries(kind_name, scope):
-                if key != own_key and any(same(v, value) for v in pluck(other, unique_field)):
+                if key != own_key and any(
+                    _same(v, value, folded) for v in pluck(other, unique_field)
+                ):
                     return Refusal(
                         "conflict",
                         f"{unique_field} {text_of(value)!r} is already taken",
@@ -866,7 +900,7 @@ class _Turn:
         key_name = self._key_field(binding.kind, kind)
         fields.pop(key_name, None)
         fields.pop("id", None)
-        changed = _merge(current, self.shaped(binding.kind, fields, scope))
+        changed = _merge(current, self.shaped(binding.kind, fields, scope, current))
         changed = self._stamped(binding.kind, kind, changed, scope)
         changed = self.transitions(binding.kind, changed, current, scope)
         taken = self._taken(binding.kind, kind, scope, changed, key)
@@ -916,7 +950,7 @@ class _Turn:
         if not templates:
             return item
         env = self.env.child(item=item, scope=dict(zip(kind.scope, scope, strict=False)))
-        return _merge(item, self.shaped(kind_name, _rendered(templates, env), scope))
+        return _merge(item, self.shaped(kind_name, _rendered(templates, env), scope, item))
 
     def _delete(self, binding: Binding, kind: Kind) -> Outcome:
         assert binding.kind is not None
@@ -1076,6 +1110,7 @@ class _Turn:
         from doppel.engine.search import search_entries
 
         assert binding.kind is not None and binding.search is not None
+        self._check(binding.requires, None)
         entries = search_entries(self, binding.kind, kind, binding.search, binding.view)
         return self.listed(binding, kind, entries, None)
 
@@ -1130,6 +1165,7 @@ class _Turn:
             field_name = binding.field
         env = self.env.child(item=value if not many else {}, items=value if many else [])
         body: Any
+        placed = ""  # where the item sits, shown already as the operation declares it
         envelope = binding.envelope if binding else None
         if binding is not None and binding.kind is not None and envelope is None:
             envelope = self.spec.resources.kind(binding.kind).envelope
@@ -1146,18 +1182,29 @@ class _Turn:
             target = _schema_path(self.spec, schema, envelope)
             shown = self._shown(target, value, many=many, raw=raw, field_name=field_name)
             body = _set_path(body, envelope, shown)
+            if target is not None and not raw and "." not in envelope:
+                placed = envelope  # the item's place, shown as the operation declares it
         else:
             body = self._shown(schema, value, many=many, raw=raw, field_name=field_name)
         if binding is not None and binding.search is not None and binding.search.total:
             body = _set_path(body, binding.search.total, total or 0)
         if binding is not None and binding.answer is not None:
             filled = _plain(render(binding.answer, env))
+            # The item's place, shown already (with its kind's undeclared members): it stays
+            # as shown unless the answer names it.
+            kept = body.get(placed, MISSING) if placed and isinstance(body, dict) else MISSING
             if isinstance(body, dict) and isinstance(filled, dict):
                 body = {**body, **filled}  # each member the answer names, replaced whole
+                if placed in filled:
+                    kept = MISSING
             elif filled is not MISSING:
-                body = filled
+                body, kept = filled, MISSING
             if schema is not None:  # the filled-in answer, as the operation declares it
                 body = project(self.spec, schema, body)
+                if kept is not MISSING and isinstance(body, dict) and placed in body:
+                    body = {**body, placed: kept}
+            if binding.undeclared and isinstance(body, dict) and isinstance(filled, dict):
+                body = {**body, **_visible(filled)}  # as the provider answers, not narrower
         if page is not None:  # last: what the page says stands over the answer's members
             for path, meta in page.meta.items():
                 if (
@@ -1178,8 +1225,20 @@ class _Turn:
             value, many = value.get(field_name) or [], True
         if many:
             items = s.get("items", {})
-            return [project(self.spec, items, v) for v in value]
-        return project(self.spec, schema, value)
+            return [self._undeclared(v, project(self.spec, items, v)) for v in value]
+        return self._undeclared(value, project(self.spec, schema, value))
+
+    def _undeclared(self, stored: Any, shown: Any) -> Any:
+        """`shown` with the members its kind shows though its schema has no place for
+        them (`undeclared`), as `stored` holds them."""
+        binding = self.binding
+        if binding is None or binding.kind is None:
+            return shown
+        names = self.spec.resources.kind(binding.kind).undeclared
+        if not names or not isinstance(stored, dict) or not isinstance(shown, dict):
+            return shown
+        extra = {n: _plain(stored[n]) for n in names if n in stored and n not in shown}
+        return {**shown, **extra} if extra else shown
 
 
 class _Relations:
@@ -1284,6 +1343,15 @@ def _inferred_create(turn: _Turn, kind_name: str, kind: Kind) -> Mapping[str, An
     return templates
 
 
+def _visible(value: Any) -> Any:
+    """A value without its hidden (`@`) members, at any depth."""
+    if isinstance(value, dict):
+        return {k: _visible(v) for k, v in value.items() if not k.startswith("@")}
+    if isinstance(value, list):
+        return [_visible(v) for v in value]
+    return value
+
+
 def _plain(value: Any) -> Any:
     """A value as JSON holds it: times as ISO 8601 text."""
     if isinstance(value, datetime):
@@ -1293,6 +1361,24 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def _anonymous(spec: CompiledSpec, request: MockRequest, context: MockContext) -> bool:
+    """`{anonymous}`: whether credentials are checked and the request carries none (what
+    a provider hides from such callers, a reference's `where` may hide)."""
+    if context.auth == "off":
+        return False
+    declared = spec.declarations.auth
+    if declared is not None:
+        return credential(declared, request) is None
+    return "token" not in presented(request)
+
+
+def _same(actual: Any, wanted: Any, folded: bool) -> bool:
+    """`same`, regardless of case for a kind that is `case_insensitive`."""
+    if folded and isinstance(actual, str) and isinstance(wanted, str):
+        return actual.casefold() == wanted.casefold()
+    return same(actual, wanted)
 
 
 def _given(value: Any) -> bool:

@@ -216,6 +216,9 @@ class Kind(_Strict):
     relations: dict[str, Relation] = Field(default_factory=dict)
     transitions: list[Transition] = Field(default_factory=list)
     unique: dict[str, str] = Field(default_factory=dict)  # field → error code when taken
+    # Keys (and `unique` fields) compare regardless of case: `BUG` names the label `bug`,
+    # and creating `BUG` where `bug` exists is taken (GitHub's label names).
+    case_insensitive: bool = False
     fallback: Fallback | None = None
     filters: dict[str, Filter] = Field(default_factory=dict)
     sort: Sort | None = None
@@ -223,6 +226,9 @@ class Kind(_Strict):
     pagination: str | None = None  # a named style of `x-doppel.pagination`
     not_found: str | None = None  # the provider's code for an unknown one
     envelope: str | None = None  # where one item (or a list) sits in answers
+    # Members shown with an item though its schema has no place for them: the provider
+    # sends them (Slack's `edited`, which the description's `objs_message` forbids).
+    undeclared: list[str] = Field(default_factory=list)
 
 
 class Group(_Strict):
@@ -264,7 +270,8 @@ class Effect(_Strict):
     scope: dict[str, Template] = Field(default_factory=dict)
     to: dict[str, Template] = Field(default_factory=dict)  # copy: the target scope
     set: dict[str, Template] = Field(default_factory=dict)
-    when: Condition | None = None  # on the env (`req`, `item`, `prev`)
+    # On the env, so its keys are `$`-prefixed paths: `{"$item.state": "closed"}`.
+    when: Condition | None = None
 
 
 class Search(_Strict):
@@ -288,6 +295,10 @@ class ErrorShape(_Strict):
     item: Template = None
     codes: dict[str, str] = Field(default_factory=dict)  # failure (required…) → code
     code: str | None = None  # the default `{code}`
+    # Send this body even where the operation's description declares its errors otherwise:
+    # the provider does (Slack's invalid_arguments carries response_metadata, which its
+    # 2020 error schemas forbid). Without it, such an error is answered as declared.
+    undeclared: bool = False
 
 
 class Binding(_Strict):
@@ -313,6 +324,10 @@ class Binding(_Strict):
     answer: Template = None
     result: Literal["item", "field", "none"] | None = None
     effects: list[Effect] = Field(default_factory=list)
+    # The members `answer` names stand as rendered, even where the operation's schema
+    # declares them narrower: the provider answers more (Slack's chat.update `message`,
+    # which its description gives as text, blocks and attachments alone).
+    undeclared: bool = False
     status: int | None = None
     view: str | None = None
     keys: Template = None  # read_many: the keys asked for
@@ -348,6 +363,15 @@ class Auth(_Strict):
     token: str = "doppel_{alnum:32}"
     pattern: str | None = None  # what a well-formed token looks like
     anonymous: list[str] = Field(default_factory=list)  # operationIds needing none
+    # Methods whose operations serve callers without credentials too (GitHub's GET of
+    # public data), except operations that declare a 401 answer (`GET /user`) and those
+    # `authenticated` names. What such callers may not see, a reference's `where` hides
+    # (`{any: [{private: false}, {$anonymous: false}]}`: `{anonymous}` is true when
+    # credentials are checked and none came).
+    anonymous_methods: list[str] = Field(default_factory=list)
+    # Operations that need credentials all the same: operationIds, or path templates
+    # (`/user`) naming that path and every path below it.
+    authenticated: list[str] = Field(default_factory=list)
 
 
 class Streaming(_Strict):
@@ -365,6 +389,18 @@ class Streaming(_Strict):
     last: Template = None
 
 
+class Alias(_Strict):
+    """Another address of each item's path: a request under `alias` rendered for an item of
+    `kind` (`/repositories/{item.id}/issues`) is served as under `path` rendered for it
+    (`/repos/{item.full_name}/issues`), where no operation of the spec matches it as sent.
+    With `links`, a list under `path` names its pages by `alias` (GitHub's Link headers)."""
+
+    kind: str
+    path: Template
+    alias: Template
+    links: bool = False
+
+
 class Declarations(_Strict):
     closed_world: bool = False
     validate_requests: bool | None = None
@@ -372,7 +408,8 @@ class Declarations(_Strict):
     rpc: bool | None = None
     state: bool = True  # infer REST collections from the spec
     upstreams: list[str] = Field(default_factory=list)
-    prefixes: list[str] = Field(default_factory=list)  # optional path prefixes for stubs
+    # Optional path prefixes: requests route, and stub keys match, with or without them.
+    prefixes: list[str] = Field(default_factory=list)
     errors: dict[ErrorKind, ErrorShape] = Field(default_factory=dict)
     auth: Auth | None = None
     resources: dict[str, Kind] = Field(default_factory=dict)
@@ -381,6 +418,13 @@ class Declarations(_Strict):
     sequences: dict[str, int] = Field(default_factory=dict)
     pagination: dict[str, Pagination] = Field(default_factory=dict)
     streaming: Streaming | None = None
+    aliases: list[Alias] = Field(default_factory=list)
+    # The Content-Type the provider sends for a media type it answers in (GitHub:
+    # `application/json: application/json; charset=utf-8`).
+    content_types: dict[str, str] = Field(default_factory=dict)
+    # Media types of request bodies read as JSON when they parse as JSON: GitHub reads the
+    # JSON that `curl -d` labels `application/x-www-form-urlencoded`. `*/*`: any label.
+    json_bodies: list[str] = Field(default_factory=list)
     # What the service holds from the start, as a template's fixtures give it (groups of
     # `{kind, scope, items}`, and who `me` is); a template's rendered fixtures add to it.
     world: list[dict[str, Any]] = Field(default_factory=list)
@@ -395,6 +439,9 @@ class Declarations(_Strict):
         for style in [k.pagination for k in self.resources.values()]:
             if style is not None and style not in self.pagination:
                 raise ValueError(f"pagination style {style!r} is not declared")
+        for alias in self.aliases:
+            if alias.kind not in known:
+                raise ValueError(f"an alias names the undeclared resource {alias.kind!r}")
         return self
 
 

@@ -6,9 +6,11 @@ Errors take the provider's shape where the template or the spec declares one.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from doppel.engine.actions import Answer, Refusal, act
+from doppel.engine.aliases import served_path
 from doppel.engine.bodies import WRITES, answer_body, declared_headers, echo
 from doppel.engine.compile import CompiledSpec, Operation
 from doppel.engine.context import MockContext
@@ -32,6 +34,7 @@ from doppel.engine.problems import check, error, no_route, refuse
 from doppel.engine.rewrite import finish
 from doppel.engine.stream import events, stream_headers, wants_stream
 from doppel.engine.stubs import encode_json, encode_response
+from doppel.engine.world import View
 
 
 def respond(
@@ -44,10 +47,16 @@ def respond(
     agent changed); the spec's example; data generated from the schema.
     """
     prefer = parse_prefer(request.headers.get("prefer", ""))
+    request = _as_json(spec, request)
     found, allowed = _route(spec, request)
     stub = context.stubs.find(request) if context.stubs else None
     if stub is not None and stub.source == "override":
         return _from_stub(spec, request, context, stub, found)
+    if found is None and stub is None and not allowed and spec.declarations.aliases:
+        served = served_path(spec, View(context.world, context.state), request.path)
+        if served is not None:  # another address of a path the spec has (`aliases`)
+            request = replace(request, path=served)
+            found, allowed = _route(spec, request)
     if found is None:
         if stub is not None:
             return _from_stub(spec, request, context, stub, found)
@@ -69,6 +78,22 @@ def respond(
         if isinstance(outcome, Refusal):
             return refuse(spec, request, context, op, outcome)
     return _from_operation(spec, request, context, op, prefer)
+
+
+def _as_json(spec: CompiledSpec, request: MockRequest) -> MockRequest:
+    """A body the provider reads as JSON whatever its label (`json_bodies`), labelled JSON
+    where it parses as JSON."""
+    labels = spec.declarations.json_bodies
+    media = request.media_type
+    if not labels or not request.body or media.endswith("json"):
+        return request
+    if media not in labels and "*/*" not in labels:
+        return request
+    try:
+        json.loads(request.body)
+    except ValueError:
+        return request
+    return replace(request, headers={**request.headers, "content-type": "application/json"})
 
 
 def _from_answer(

@@ -158,11 +158,29 @@ def property_schema(
     return None
 
 
-def member_schema(spec: CompiledSpec, schema: Any, name: str) -> tuple[str, Any] | None:
-    """`property_schema` of the schema, or of the first `oneOf`/`anyOf` branch that
+def branch_of(spec: CompiledSpec, schema: Any, value: Any) -> Mapping[str, Any] | None:
+    """The one `oneOf`/`anyOf` branch a whole item belongs to, as `ranked` sees it (a
+    `type: FRAME` node is a FrameNode); None for a schema without branches."""
+    s = flat(spec, schema)
+    alternatives = branches(spec, s)
+    if not alternatives or not isinstance(value, dict):
+        return None
+    return ranked(spec, alternatives, value, s)[0]
+
+
+def member_schema(
+    spec: CompiledSpec, schema: Any, name: str, branch: Mapping[str, Any] | None = None
+) -> tuple[str, Any] | None:
+    """`property_schema` of the schema. Of a `oneOf`/`anyOf`: of `branch`, the one the
+    whole item belongs to (`branch_of`), where it declares the member, so that the item
+    keeps what its branch declares (its `type: FRAME`); else of the first branch that
     declares the member."""
     s = flat(spec, schema)
     alternatives = branches(spec, s)
+    if branch is not None and (
+        name in (branch.get("properties") or {}) or _norm(name) in _normalised(spec, branch)
+    ):
+        return property_schema(spec, branch, name)
     for candidate in alternatives or [s]:
         if name in (candidate.get("properties") or {}):
             return property_schema(spec, candidate, name)
