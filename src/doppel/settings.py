@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -16,7 +17,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".doppel")
     database_url: str | None = None  # default: SQLite file in data_dir
     public_host: str | None = None  # host name written into service URLs; default: localhost
-    port_range: tuple[int, int] = (45000, 49999)
+    port_range: Annotated[tuple[int, int], NoDecode] = (45000, 49999)  # `LOW-HIGH`, not JSON
     templates_dir: str = ""
 
     # Quotas and limits: defaults a user would accept.
