@@ -6,6 +6,7 @@ Everything here talks to 127.0.0.1 only, and every load run is bounded in time.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import re
 import resource
@@ -427,3 +428,12 @@ def machine_summary() -> str:
         pass
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"{os.cpu_count()} cores ({model}); load average {load}"
+
+
+def inflated(source: Path, into: Path) -> Path:
+    """The spec as a plain file (Prism reads no gzip): bundled specs ship compressed."""
+    if source.suffix != ".gz":
+        return source
+    target = into / source.stem
+    target.write_bytes(gzip.decompress(source.read_bytes()))
+    return target

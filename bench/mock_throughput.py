@@ -45,7 +45,7 @@ from _peers import (  # bench/ is on sys.path when this file is run as a script
     wrk_version,
 )
 
-DEFAULT_SPEC = REPO.parent / "shared" / "specs" / "petstore" / "petstore-expanded.yaml"
+DEFAULT_SPEC = REPO / "tests" / "specs" / "petstore" / "petstore-expanded.yaml"
 HOST = "127.0.0.1"
 
 

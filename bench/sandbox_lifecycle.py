@@ -37,12 +37,14 @@ from _peers import (  # bench/ is on sys.path when this file is run as a script
     PeerError,
     doppel_version,
     free_port,
+    inflated,
     machine_summary,
     prism_version,
     rss_mb,
     start_server,
     stop_server,
 )
+from doppel.templates import spec_file
 
 HOST = "127.0.0.1"
 SERVICES = ["figma", "slack", "github"]
@@ -87,10 +89,17 @@ async def answer_all(sandboxes: list[tuple[int, Any]]) -> int:
     limit = asyncio.Semaphore(64)
 
     async def check(client: httpx.AsyncClient, i: int, services: Any) -> int:
+        def token(name: str) -> dict[str, str]:  # each service's own, as issued at create
+            return {"authorization": f"Bearer {services[name]['token']}"}
+
         async with limit:
-            slack = await client.post(f"{services['slack']['url']}/api/auth.test")
-            repo = await client.get(f"{services['github']['url']}/repos/org-{i}/repo-{i}")
-            me = await client.get(f"{services['figma']['url']}/v1/me")
+            slack = await client.post(
+                f"{services['slack']['url']}/api/auth.test", headers=token("slack")
+            )
+            repo = await client.get(
+                f"{services['github']['url']}/repos/org-{i}/repo-{i}", headers=token("github")
+            )
+            me = await client.get(f"{services['figma']['url']}/v1/me", headers=token("figma"))
         return (
             (slack.json().get("team") == f"Team {i}")
             + (repo.json().get("full_name") == f"org-{i}/repo-{i}")
@@ -149,9 +158,12 @@ def prism_figures() -> list[tuple[str, float, float]]:
     if not PRISM_BIN.exists():
         raise PeerError("Prism is not installed: run `make bench-deps`")
     rows = []
+    plain = Path(tempfile.mkdtemp(prefix="doppel-specs-"))
     for name in SERVICES:
         port = free_port()
-        spec = TEMPLATES / name / "openapi.yaml"
+        found = spec_file(TEMPLATES / name)
+        assert found is not None, f"template {name} has no spec"
+        spec = inflated(found, plain)
         command = [str(PRISM_BIN), "mock", str(spec), "-h", HOST, "-p", str(port), "-v", "silent"]
         server = start_server(f"prism-{name}", command, f"http://{HOST}:{port}/", timeout_s=120)
         try:

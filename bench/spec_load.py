@@ -1,14 +1,17 @@
 """Real-world specs: compile time, memory and time to first response, beside Prism (issue 4).
 
-For every vendor spec in ../shared/specs:
+For every vendor spec the project carries (the bundled templates' descriptions, and the
+test-only ones under tests/specs), each inflated once to a plain file both servers read:
 - Doppel's compile: a fresh Python process parses and compiles the file; it reports the
   seconds and its peak RSS (the whole interpreter included).
 - Doppel's time to first response: `doppel mock SPEC` spawned and polled until it answers,
   and its RSS then.
 - Prism's time to first response and RSS: `prism mock SPEC -v silent`, polled the same way
   (up to --prism-timeout seconds; a spec it cannot load is reported as such).
-Then a new sandbox on an already compiled GitHub spec: the spec is registered once with the
-control plane, and sandboxes of it are created one after another.
+Then what the full GitHub description costs a control plane: the bundled `github` template
+(the whole description, its declarations and a world per config) from `doppel serve` to the
+first sandbox, and then per sandbox, each with its own repo: create time and RSS growth.
+Last, the raw description registered as a template of its own, and sandboxes of it.
 
     .venv/bin/python bench/spec_load.py [--prism-timeout 180] [--sandboxes 20]
 """
@@ -35,6 +38,7 @@ from _peers import (  # bench/ is on sys.path when this file is run as a script
     PeerError,
     doppel_version,
     free_port,
+    inflated,
     machine_summary,
     prism_version,
     rss_mb,
@@ -43,16 +47,19 @@ from _peers import (  # bench/ is on sys.path when this file is run as a script
 )
 
 HOST = "127.0.0.1"
-SPECS = REPO.parent / "shared" / "specs"
+TEMPLATES = REPO / "src" / "doppel" / "templates"
+TESTS = REPO / "tests" / "specs"
 FILES = {
-    "github": "github/api.github.com.json",
-    "slack": "slack/slack_web_openapi_v2.json",
-    "figma": "figma/openapi.yaml",
-    "discord": "discord/openapi.json",
-    "twilio": "twilio/twilio_api_v2010.json",
-    "petstore": "petstore/petstore.yaml",
-    "petstore-expanded": "petstore/petstore-expanded.yaml",
+    "github": TEMPLATES / "github" / "api.github.com.json.gz",
+    "slack": TEMPLATES / "slack" / "slack_web_openapi_v2.json.gz",
+    "figma": TEMPLATES / "figma" / "openapi.yaml.gz",
+    "discord": TESTS / "discord" / "openapi.json.gz",
+    "twilio": TESTS / "twilio" / "twilio_api_v2010.json.gz",
+    "petstore": TESTS / "petstore" / "petstore.yaml",
+    "petstore-expanded": TESTS / "petstore" / "petstore-expanded.yaml",
 }
+
+
 COMPILE = """
 import resource, sys, time
 from pathlib import Path
@@ -85,31 +92,69 @@ def first_response(name: str, command: list[str], port: int, timeout: float) -> 
         stop_server(server)
 
 
-def github_sandboxes(count: int) -> tuple[float, list[float]]:
+def serve_command(port: int) -> list[str]:
+    data = tempfile.mkdtemp(prefix="doppel-bench-")
+    return [
+        *(str(DOPPEL_BIN), "serve", "--host", HOST, "--port", str(port), "--data-dir", data),
+        *("--public-host", HOST, "--port-range", "20000-31999"),
+    ]
+
+
+def github_template(count: int) -> None:
+    """The bundled github template: from `doppel serve` to its first sandbox answering, then
+    `count` more sandboxes, each its own repo, timed and weighed."""
+    port = free_port()
+    started = time.perf_counter()
+    server = start_server("doppel", serve_command(port), f"http://{HOST}:{port}/readyz")
+    headers = {"authorization": "Bearer ghp_" + "a" * 36}
+    try:
+        with httpx.Client(base_url=f"http://{HOST}:{port}", trust_env=False, timeout=120) as client:
+
+            def create(i: int) -> float:
+                began = time.perf_counter()
+                config = {"github": {"repo": f"org-{i}/repo-{i}"}}
+                created = client.post(
+                    f"/v1/agents/gh-{i}/sandboxes/dynamic",
+                    json={"required_services": ["github"], "custom_configs": config},
+                )
+                took = (time.perf_counter() - began) * 1000
+                if created.status_code != 201:
+                    raise PeerError(f"create failed: {created.text[:300]}")
+                url = created.json()["services"]["github"]["url"]
+                got = httpx.get(f"{url}/repos/org-{i}/repo-{i}", headers=headers, trust_env=False)
+                if got.status_code != 200 or got.json()["full_name"] != f"org-{i}/repo-{i}":
+                    raise PeerError(f"the GitHub sandbox did not answer its repo: {got.text[:200]}")
+                return took
+
+            first_ms = create(0)
+            to_first = time.perf_counter() - started
+            rss_first = rss_mb(server.pid)
+            times = [create(i) for i in range(1, count + 1)]
+            rss_after = rss_mb(server.pid)
+    finally:
+        stop_server(server)
+    ordered = sorted(times)
+    per_sandbox_kb = (rss_after - rss_first) * 1024 / count
+    print(
+        f"\nThe bundled github template (the full description, its declarations, a world):\n"
+        f"  at start: `doppel serve` to its first GitHub sandbox answering {to_first:.2f} s "
+        f"(that create {first_ms:.0f} ms: the compile, then the world); RSS {rss_first:.0f} MB\n"
+        f"  per sandbox, each its own repo, {count} in a row: create p50 "
+        f"{ordered[len(ordered) // 2]:.1f} ms, max {ordered[-1]:.1f} ms; RSS {rss_first:.0f} -> "
+        f"{rss_after:.0f} MB ({per_sandbox_kb:.0f} KB per sandbox)"
+    )
+
+
+def github_sandboxes(count: int, spec: Path) -> tuple[float, list[float]]:
     """Register GitHub's spec once, then time `count` sandbox creations on it."""
     port = free_port()
-    data = tempfile.mkdtemp(prefix="doppel-bench-")
-    command = [
-        str(DOPPEL_BIN),
-        "serve",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--data-dir",
-        data,
-        "--public-host",
-        HOST,
-        "--port-range",
-        "20000-31999",
-    ]
-    server = start_server("doppel", command, f"http://{HOST}:{port}/readyz")
+    server = start_server("doppel", serve_command(port), f"http://{HOST}:{port}/readyz")
     try:
         with httpx.Client(base_url=f"http://{HOST}:{port}", trust_env=False, timeout=120) as client:
             started = time.perf_counter()
             registered = client.put(
                 "/v1/templates/github-full",
-                content=(SPECS / FILES["github"]).read_bytes(),
+                content=spec.read_bytes(),
                 headers={"content-type": "application/json"},
             )
             register_s = time.perf_counter() - started
@@ -151,8 +196,10 @@ def main() -> int:
     )
     print(header)
     results = {}
+    plain = Path(tempfile.mkdtemp(prefix="doppel-specs-"))
+    paths = {name: inflated(FILES[name], plain) for name in args.only}
     for name in args.only:
-        path = SPECS / FILES[name]
+        path = paths[name]
         size = f"{path.stat().st_size / 1e6:.1f}MB"
         try:
             seconds, peak, operations = doppel_compile(path)
@@ -179,7 +226,8 @@ def main() -> int:
         results[name] = (seconds, peak, doppel_first, prism_first)
 
     if "github" in results:
-        register_s, times = github_sandboxes(args.sandboxes)
+        github_template(args.sandboxes)
+        register_s, times = github_sandboxes(args.sandboxes, paths["github"])
         ordered = sorted(times)
         p50 = ordered[len(ordered) // 2]
         print(
