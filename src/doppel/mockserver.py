@@ -47,7 +47,7 @@ def build_instance(
         resolved,
         seed=seed,
         started_at=started,
-        world=overlay.world,
+        world=lambda: overlay.world,
     )
 
 

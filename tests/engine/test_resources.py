@@ -1162,3 +1162,164 @@ def test_an_untagged_item_is_fitted_to_the_branch_it_shares_most_with(
         "children": ["2"],
         "blend": "DARKEN",
     }
+
+
+# == what compiling refuses, and the fixes the reference documentation asked for ============
+
+
+def _one_op(x_doppel: dict[str, Any]) -> dict[str, Any]:
+    """A description with a collection of things (inferred) and one RPC-style operation."""
+    thing = {"type": "object", "properties": {"id": {"type": "string"}}}
+    listed = {"type": "array", "items": thing}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/things": {"get": {"operationId": "list", "responses": _answer(listed)}},
+            "/things/{id}": {
+                "get": {
+                    "operationId": "get",
+                    "parameters": _path("id"),
+                    "responses": _answer(thing),
+                }
+            },
+            "/ping": {"post": {"operationId": "ping", "responses": _answer(thing)}},
+        },
+        "x-doppel": x_doppel,
+    }
+
+
+@pytest.mark.parametrize(
+    ("x_doppel", "pointer"),
+    [
+        pytest.param(
+            {"resources": {"a": {"relations": {"b": {"kind": "nope", "by": "id"}}}}},
+            "/x-doppel/resources/a/relations/b/kind",
+            id="relation-kind",
+        ),
+        pytest.param(
+            {"resources": {"a": {"computed": {"n": {"of": "nope", "count": True}}}}},
+            "/x-doppel/resources/a/computed/n/of",
+            id="aggregate-of",
+        ),
+        pytest.param(
+            {"references": [{"params": ["id"], "kind": "nope", "key": "{req.id}"}]},
+            "/x-doppel/references/0/kind",
+            id="reference-kind",
+        ),
+        pytest.param(
+            {"operations": {"ping": {"action": "answer", "effects": [{"kind": "nope"}]}}},
+            "/x-doppel/operations/ping/effects/0/kind",
+            id="effect-kind",
+        ),
+        pytest.param(
+            {"operations": {"ping": {"action": "answer", "pagination": "nope"}}},
+            "/x-doppel/operations/ping/pagination",
+            id="pagination-style",
+        ),
+        pytest.param(
+            {"operations": {"ping": {"action": "answer", "kind": "/things"}}},
+            "/x-doppel/operations/ping/kind",
+            id="answer-with-a-kind",
+        ),
+        pytest.param(
+            {"operations": {"ping": {"action": "search", "kind": "/things"}}},
+            "/x-doppel/operations/ping/search",
+            id="search-without-search",
+        ),
+    ],
+)
+def test_a_declaration_naming_what_does_not_exist_fails_at_compile(
+    x_doppel: dict[str, Any], pointer: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        compile_spec(_one_op(x_doppel))
+    assert caught.value.errors[0].pointer == pointer
+
+
+def test_a_relation_may_name_an_inferred_collection_by_its_path() -> None:
+    declared = {"resources": {"a": {"relations": {"t": {"kind": "/things", "by": "id"}}}}}
+    assert compile_spec(_one_op(declared)).resources.kind("a").relations["t"].kind == "/things"
+
+
+@pytest.mark.parametrize(
+    ("optional", "expected"), [(True, 200), (False, 404)], ids=["optional", "required"]
+)
+def test_an_optional_reference_that_finds_nothing_refuses_nothing(
+    optional: bool, expected: int
+) -> None:
+    declared = {
+        "closed_world": True,
+        "resources": {"thing": {"path": "/things"}},
+        "references": [
+            {"params": ["id"], "kind": "thing", "key": "{req.id}", "optional": optional}
+        ],
+    }
+    document = _one_op(declared)
+    document["paths"]["/ping/{id}"] = {
+        "post": {
+            "operationId": "ping_one",
+            "parameters": _path("id"),
+            "responses": {**_answer({"type": "object"}), **_answer({"type": "object"}, "404")},
+        }
+    }
+    status, _ = Client(document)("POST", "/ping/nothing-here")
+    assert status == expected
+
+
+def test_a_template_that_declares_auth_but_not_to_enforce_it_takes_any_call() -> None:
+    from doppel.dataplane.instance import auth_mode
+
+    declared = {"auth": {"credentials": [{"header": "authorization", "schemes": ["bearer"]}]}}
+    assert auth_mode(compile_spec(_one_op(declared)), {}) == "any"
+    assert auth_mode(compile_spec(_one_op({**declared, "enforce_auth": False})), {}) == "off"
+    assert (
+        auth_mode(compile_spec(_one_op({**declared, "enforce_auth": False})), {"auth": "any"})
+        == "any"
+    )
+
+
+def test_a_streamed_answer_keeps_what_it_changed() -> None:
+    document = _completions({"action": "answer", "answer": {"id": "chatcmpl-{seq}"}})
+    spec = compile_spec(document)
+    state: dict[str, dict[str, Any]] = {}
+    ids = []
+    for _ in range(3):
+        request = MockRequest(
+            "POST", "/chat/completions", "", {"content-type": "application/json"},
+            json.dumps({"stream": True}).encode(),
+        )  # fmt: skip
+        response, report = respond(spec, request, MockContext(seed=1, state=state))
+        for change in report.changes:
+            state.setdefault(change.collection, {})[change.key] = change.value
+        first = json.loads(response.chunks[0].decode()[len("data: ") : -2])
+        ids.append(first["id"])
+    assert len(set(ids)) == 3, ids
+
+
+@pytest.mark.parametrize("header", ["Basic !!!!", "Basic abc", "Basic " + "é"])
+def test_a_malformed_basic_header_presents_no_user(header: str) -> None:
+    found = presented(MockRequest("GET", "/", "", {"authorization": header}, b""))
+    assert "user" not in found and "password" not in found
+
+
+def test_in_an_open_world_listed_newest_first_the_sandboxs_own_items_come_first() -> None:
+    document = _one_op({"resources": {"thing": {"path": "/things", "order": "desc"}}})
+    thing = {"type": "object", "properties": {"id": {"type": "string"}}}
+    document["paths"]["/things"]["get"]["responses"] = _answer(
+        {"type": "array", "items": thing}, example=[{"id": "example-1"}, {"id": "example-2"}]
+    )
+    document["paths"]["/things"]["post"] = {
+        "operationId": "create",
+        "requestBody": _json_body(thing),
+        "responses": _answer(thing, "201"),
+    }
+    client = Client(document, closed=False)
+    client.ok("POST", "/things", {"id": "mine-1"})
+    client.ok("POST", "/things", {"id": "mine-2"})
+    assert [t["id"] for t in client.ok("GET", "/things")] == [
+        "mine-2",
+        "mine-1",
+        "example-1",  # the spec's own, in its order
+        "example-2",
+    ]

@@ -23,6 +23,7 @@ import yaml
 
 from doppel.engine import CompiledSpec, MockContext, MockRequest, respond
 from doppel.engine.world import World, collection_id
+from doppel.errors import ConfigError
 from doppel.specs import SpecCache
 from doppel.templates import BUNDLED_DIR, Overlay, Template, TemplateRegistry, _tojson
 
@@ -705,3 +706,38 @@ def test_tojson_writes_characters_above_u_ffff_raw() -> None:
 def test_tojson_replaces_a_lone_surrogate(value: str) -> None:
     text = _tojson(value)
     assert json.loads(text) == yaml.safe_load(text) == "a\ufffdb"
+
+
+# -- checked when made, built when first asked for ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "config"),
+    [
+        pytest.param("github", {"issues": [{"title": "t", "author": "ghost"}]}, id="issue-author"),
+        pytest.param(
+            "github",
+            {"pulls": [{"title": "p", "head": "topic", "files": {"a.md": "a"}, "author": "ghost"}]},
+            id="pull-author",
+        ),
+    ],
+)
+def test_a_config_whose_world_cannot_be_made_is_refused_when_the_overlay_is_made(
+    name: str, config: dict[str, Any], templates: Templates
+) -> None:
+    template, spec = templates.get(name)
+    with pytest.raises(ConfigError) as caught:
+        template.overlay(spec, template.resolve_config(config), "/custom_configs/x", day=DAY)
+    assert "no User 'ghost'" in caught.value.detail
+    assert caught.value.errors[0].pointer == "/custom_configs/x"
+
+
+@pytest.mark.parametrize("name", ["figma", "slack", "github"])
+def test_an_overlay_builds_its_world_the_first_time_it_is_asked_for(
+    name: str, templates: Templates
+) -> None:
+    template, spec = templates.get(name)
+    overlay = template.overlay(spec, template.resolve_config({}), day=DAY)
+    assert "world" not in vars(overlay)  # checked, not built
+    world = overlay.world
+    assert world.items and world is overlay.world  # built once, then shared

@@ -278,6 +278,17 @@ def test_posting_by_id_and_by_name_lands_in_the_same_channel(
     assert history_texts(slack, channel) == ["posted by name", "posted by id"]  # newest first
 
 
+def test_a_messages_blocks_come_back_whole(slack: WebClient, channel: str) -> None:
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Deploy* finished"}},
+        {"type": "context", "elements": [{"type": "plain_text", "text": "build 42"}]},
+    ]
+    posted = slack.chat_postMessage(channel=channel, text="Deploy finished", blocks=blocks)
+    assert posted["message"]["blocks"] == blocks
+    latest = slack.conversations_history(channel=channel, limit=1)["messages"][0]
+    assert latest["ts"] == posted["ts"] and latest["blocks"] == blocks
+
+
 def test_a_message_posted_with_a_bot_token_names_the_bot(slack: WebClient, channel: str) -> None:
     bot_id = slack.auth_test()["bot_id"]
     posted = slack.chat_postMessage(channel=channel, text="from the bot")

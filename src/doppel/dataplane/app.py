@@ -11,6 +11,7 @@ from typing import Any
 
 from doppel.dataplane.instance import ServiceInstance
 from doppel.engine import MatchReport, MockContext, MockRequest, MockResponse, respond
+from doppel.engine.world import EMPTY_WORLD
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -68,6 +69,13 @@ async def serve(
         body=body,
     )
     host = headers.get("host") or "{}:{}".format(*scope["server"])
+    started = time.perf_counter()
+    failure: tuple[MockResponse, MatchReport] | None = None
+    try:
+        world = instance.world  # built on the service's first call, then shared
+    except Exception as exc:  # checked when the sandbox was made: a template bug
+        log.exception("the world of %s could not be built", instance.name)
+        world, failure = EMPTY_WORLD, _engine_failure(request, exc)
     context = MockContext(
         base_url=f"{scope.get('scheme', 'http')}://{host}{mount}",
         stubs=instance.stubs,
@@ -75,15 +83,14 @@ async def serve(
         now=instance.started_at,
         validate_requests=instance.validate_requests,
         state=instance.state,
-        world=instance.world,
+        world=world,
         closed_world=instance.closed_world,
         at=datetime.now(UTC),
         auth=instance.auth,
         tokens=instance.tokens,
     )
-    started = time.perf_counter()
     try:
-        response, report = respond(instance.spec, request, context)
+        response, report = failure or respond(instance.spec, request, context)
     except Exception as exc:  # an engine bug must cost one answer, never the process
         log.exception("mock engine failed on %s %s", request.method, request.path)
         response, report = _engine_failure(request, exc)

@@ -73,7 +73,8 @@ class ServiceInstance:
     validate_requests: bool = False
     closed_world: bool = False
     auth: AuthMode = "off"
-    world: World = EMPTY_WORLD  # what the template's fixtures put here (shared, immutable)
+    # What the template's fixtures put here (shared, immutable), built when first needed.
+    world_of: Callable[[], World] = lambda: EMPTY_WORLD
     tokens: frozenset[str] = frozenset()  # issued to this sandbox for this service
     requests_served: int = 0
     # {collection path: {key: resource, or None once deleted}}: what the agent's writes made.
@@ -94,7 +95,7 @@ class ServiceInstance:
         seed: int,
         started_at: datetime,
         sandbox_id: str = "",
-        world: World = EMPTY_WORLD,
+        world: Callable[[], World] = lambda: EMPTY_WORLD,
         tokens: frozenset[str] = frozenset(),
     ) -> ServiceInstance:
         """An instance whose switches come from its config, else from the template's
@@ -112,9 +113,13 @@ class ServiceInstance:
             ),
             closed_world=bool(config.get("closed_world", spec.switches.get("closed_world", False))),
             auth=auth_mode(spec, config),
-            world=world,
+            world_of=world,
             tokens=tokens,
         )
+
+    @property
+    def world(self) -> World:
+        return self.world_of()
 
     @property
     def enforce_auth(self) -> bool:
@@ -166,5 +171,6 @@ def auth_mode(spec: CompiledSpec, config: Mapping[str, Any]) -> AuthMode:
         return chosen  # type: ignore[no-any-return]
     if "enforce_auth" in config:
         return "any" if config["enforce_auth"] else "off"
-    declared = spec.declarations.auth is not None or spec.switches.get("enforce_auth", False)
-    return "any" if declared else "off"
+    if "enforce_auth" in spec.switches:  # the template's own word, whatever else it declares
+        return "any" if spec.switches["enforce_auth"] else "off"
+    return "any" if spec.declarations.auth is not None else "off"

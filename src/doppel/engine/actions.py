@@ -9,10 +9,11 @@ spec's example answers instead. Changes are recorded in the view; nothing is mut
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from doppel.engine.aliases import linked_path
@@ -152,6 +153,10 @@ class _Turn:
         self.closed = context.closed_world
         self.inputs = inputs
         self.path_names = path_names
+        self._related: dict[tuple[str, tuple[str, ...], str, int], tuple[Any, Any]] = {}
+        # Checking a world (`check_world`): items are made only as far as anything can
+        # refuse them (keys, the items their relations name); nothing is fitted or shown.
+        self.checking = False
         at = context.at or context.now
         self.gen = Generators(view, context.seed, at, spec.declarations.sequences)
         self.env = Env(
@@ -175,6 +180,8 @@ class _Turn:
                 continue  # an optional input not given (a comment's `comment_id`)
             found = self.lookup(reference)
             if found is None:
+                if reference.optional:
+                    continue
                 if self._closed_for(reference.kind) or self._deleted(reference):
                     return self.refusal(reference, reference.key)
                 continue
@@ -425,6 +432,20 @@ class _Turn:
                 out[name] = value
         return out
 
+    def related(self, kind_name: str, found: Entry, scope: tuple[str, ...], target: Any) -> Any:
+        """An item as a relation to it shows it (a label, the user who opened an issue). The
+        same item is worked out once per request where what it shows depends on nothing but
+        itself: a world names one user from a hundred items."""
+        key, item = found
+        if not _self_contained(self.spec, kind_name):
+            return project(self.spec, target, self.computed(kind_name, item, scope, None))
+        address = (kind_name, scope, key, id(target))
+        hit = self._related.get(address)
+        if hit is None or hit[0] != item:
+            shown = project(self.spec, target, self.computed(kind_name, item, scope, None))
+            hit = self._related[address] = (item, shown)
+        return _plain(hit[1])  # a copy of its own: whoever stores it may change it
+
     def _aggregate(self, spec: Aggregate, env: Env) -> Any:
         saved = self.env
         self.env = env
@@ -460,10 +481,13 @@ class _Turn:
     # -- shaping what is written --------------------------------------------------------------
 
     def kind_schema(self, kind_name: str) -> Any:
-        pointer = self.spec.resources.schemas.get(kind_name, "")
-        if not pointer:
-            return {}
-        return resolve_pointer(self.spec.document, "#" + pointer)
+        key = ("kind-schema", kind_name)
+        found = self.spec.cache.get(key)
+        if found is None:
+            pointer = self.spec.resources.schemas.get(kind_name, "")
+            found = resolve_pointer(self.spec.document, "#" + pointer) if pointer else {}
+            self.spec.cache[key] = found
+        return found
 
     def written(self, binding: Binding, kind_name: str) -> dict[str, Any]:
         """The fields this request writes: its inputs (not the path's), then `set`."""
@@ -495,6 +519,10 @@ class _Turn:
         if not schema:
             return dict(fields)
         relate = _Relations(self, kind_name, scope)
+        if self.checking:
+            for name, value in fields.items():
+                relate(name, {}, value)  # refuses what names an item the world lacks
+            return {name: _plain(value) for name, value in fields.items()}
         whole = {**(item if isinstance(item, dict) else {}), **fields}
         branch = branch_of(self.spec, schema, whole)
         out: dict[str, Any] = {}
@@ -606,12 +634,14 @@ class _Turn:
         given = dict(fields)
         gen = self.gen.for_collection(collection_id(kind_name, scope))
         env = Env({**self.env.roots, "scope": dict(zip(kind.scope, scope, strict=False))}, gen)
+        current = {**item, **given}  # what each template sees: all that came before it
+        seen = env.child(item=current)
         for name, template_ in self._create_templates(kind_name, kind).items():
             if name in given:
                 continue
-            value = render(template_, env.child(item={**item, **given}))
+            value = render(template_, seen)
             if value is not MISSING:
-                given[name] = value
+                given[name] = current[name] = value
         key_name = self._key_field(kind_name, kind)
         if key_name not in given and kind_name in self.spec.declarations.resources:
             # A key the schema's placeholder would fill is no key: nothing may be stored
@@ -779,13 +809,16 @@ class _Turn:
             for k, v in self.view.state_items(c)
             if v is None
         }
-        out = list(entries)
+        added: list[Entry] = []
         for example in examples:
             key = text_of(example.get(field_name)) if isinstance(example, dict) else ""
             if key and (key in held or key in gone):
                 continue
-            out.append((key or f"example-{len(out)}", example))
-        return out
+            added.append((key or f"example-{len(entries) + len(added)}", example))
+        if (binding.order or kind.order) == "desc":
+            # Listed newest first, what the sandbox made stays ahead of the spec's examples.
+            return [*reversed(added), *entries]
+        return [*entries, *added]
 
     def _key_field(self, kind_name: str, kind: Kind) -> str:
         """The item field holding the key: as declared, or for an inferred kind the field
@@ -1295,8 +1328,8 @@ class _Relations:
                         )
                     )
                 found = self._created(relation.kind, relation.by, wanted, scope)
-            shown = turn.computed(relation.kind, found[1], scope, None)
-            out.append(project(spec, target, shown))
+            if not turn.checking:
+                out.append(turn.related(relation.kind, found, scope, target))
         return out if many else (out[0] if out else None)
 
     def _created(self, kind_name: str, by: str, name: Any, scope: tuple[str, ...]) -> Entry:
@@ -1350,6 +1383,27 @@ def _visible(value: Any) -> Any:
     if isinstance(value, list):
         return [_visible(v) for v in value]
     return value
+
+
+_OUTSIDE_ITEM = ("req", "ref", "prev", "items", "anonymous", "credential")
+
+
+def _self_contained(spec: CompiledSpec, kind_name: str) -> bool:
+    """Whether a kind's computed fields read only the item, its scope and what is fixed for
+    a request (`me`, `now`, `base`): no aggregates, checks or request inputs."""
+    key = ("self-contained", kind_name)
+    known = spec.cache.get(key)
+    if known is None:
+        kind = spec.resources.kind(kind_name)
+        text = json.dumps(
+            {k: v for k, v in kind.computed.items() if not isinstance(v, Aggregate | Check)},
+            default=str,
+        )
+        known = not any(
+            isinstance(v, Aggregate | Check) for v in kind.computed.values()
+        ) and not any(re.search(rf"[{{$]{root}\b", text) for root in _OUTSIDE_ITEM)
+        spec.cache[key] = known
+    return bool(known)
 
 
 def _plain(value: Any) -> Any:
@@ -1474,9 +1528,32 @@ def build_world(spec: CompiledSpec, fixtures: Mapping[str, Any], seed: int, now:
     """A service's world from its rendered fixtures: `{"me": …, "world": [{"kind", "scope",
     "items"}], "stubs": […]}`. Each item is made as a create would make it (ids, defaults,
     relations, transitions), in order, so later items may name earlier ones."""
+    turn = _made(spec, fixtures, seed, now, checking=False)
+    items_by_collection: dict[str, dict[str, Any]] = {}
+    sequences: dict[str, Any] = {}
+    for change in turn.view.changes:
+        if change.collection == SEQUENCES:
+            sequences[change.key] = change.value
+        else:
+            items_by_collection.setdefault(change.collection, {})[change.key] = change.value
+    return World.of(items_by_collection, _me(turn, fixtures.get("me")), sequences)
+
+
+def check_world(spec: CompiledSpec, fixtures: Mapping[str, Any]) -> None:
+    """Whatever `build_world` would refuse, refused now (a `ConfigError` naming the item),
+    at a fraction of its cost: every item made only as far as anything can refuse it. A
+    sandbox's world is checked when it is created and built when first asked for."""
+    turn = _made(spec, fixtures, 0, datetime(2026, 1, 1, tzinfo=UTC), checking=True)
+    _me(turn, fixtures.get("me"))
+
+
+def _made(
+    spec: CompiledSpec, fixtures: Mapping[str, Any], seed: int, now: datetime, *, checking: bool
+) -> _Turn:
     context = MockContext(seed=seed, now=now, at=now, closed_world=True)
     view = View(EMPTY_WORLD, {})
     turn = _Turn(spec, None, None, MockRequest("GET", "/"), context, {}, frozenset(), view, None)
+    turn.checking = checking
     groups = fixtures.get("world") or []
     if not isinstance(groups, list):
         raise ConfigError("`world` must be a list of groups", pointer="/world")
@@ -1503,21 +1580,15 @@ def build_world(spec: CompiledSpec, fixtures: Mapping[str, Any], seed: int, now:
                     f"world item cannot be made: {refused.refusal.detail}",
                     pointer=f"{here}/items/{position}",
                 ) from None
-            item = turn.transitions(kind_name, item, None, scope)
+            if not checking:
+                item = turn.transitions(kind_name, item, None, scope)
             key = item.get(turn._key_field(kind_name, kind))
             if key is None:
                 raise ConfigError(
                     f"the item has no {kind.key!r}", pointer=f"{here}/items/{position}"
                 )
             view.put(collection_id(kind_name, scope), text_of(key), item)
-    items_by_collection: dict[str, dict[str, Any]] = {}
-    sequences: dict[str, Any] = {}
-    for change in view.changes:
-        if change.collection == SEQUENCES:
-            sequences[change.key] = change.value
-        else:
-            items_by_collection.setdefault(change.collection, {})[change.key] = change.value
-    return World.of(items_by_collection, _me(turn, fixtures.get("me")), sequences)
+    return turn
 
 
 def _me(turn: _Turn, declared: Any) -> Mapping[str, Any] | None:
@@ -1532,10 +1603,12 @@ def _me(turn: _Turn, declared: Any) -> Mapping[str, Any] | None:
         found = turn.find(kind_name, scope, text_of(declared["key"]))
         if found is None:
             raise ConfigError(f"`me` names {declared['key']!r}, not in the world", pointer="/me")
+        if turn.checking:
+            return None
         return turn.computed(kind_name, found[1], scope, None)  # type: ignore[no-any-return]
     if isinstance(declared, Mapping):
         return dict(declared)
     raise ConfigError("`me` is an object", pointer="/me")
 
 
-__all__ = ["Answer", "Refusal", "act", "build_world"]
+__all__ = ["Answer", "Refusal", "act", "build_world", "check_world"]

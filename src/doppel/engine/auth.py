@@ -123,7 +123,9 @@ def presented(request: MockRequest) -> dict[str, str]:
     found = {"token": value.strip()} if value.strip() else {}
     if scheme.lower() == "basic":
         try:
-            user, _, password = base64.b64decode(value.strip()).decode().partition(":")
+            user, _, password = (
+                base64.b64decode(value.strip(), validate=True).decode().partition(":")
+            )
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return found
         found |= {"user": user, "password": password}

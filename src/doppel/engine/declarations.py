@@ -433,9 +433,6 @@ class Declarations(_Strict):
     @model_validator(mode="after")
     def _kinds_exist(self) -> Declarations:
         known = set(self.resources)
-        for name, binding in self.operations.items():
-            if binding.kind is not None and binding.kind not in known:
-                raise ValueError(f"operation {name!r} names an undeclared resource")
         for style in [k.pagination for k in self.resources.values()]:
             if style is not None and style not in self.pagination:
                 raise ValueError(f"pagination style {style!r} is not declared")

@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -62,16 +63,14 @@ class Env:
         return Env({**self.roots, **roots}, self.generate)
 
     def lookup(self, expression: str) -> Any:
-        path, *filters = [part.strip() for part in _split_filters(expression)]
-        name, _, arg = path.partition(":")
+        path, name, arg, filters = _parsed(expression)
         if name in GENERATORS and "." not in name:
             if self.generate is None:
                 return MISSING
             value = self.generate(name, arg)
         else:
             value = get_path(self.roots, path)
-        for spec in filters:
-            name, _, arg = spec.partition(":")
+        for spec, name, arg in filters:
             if name == "or":  # `{ref.base.name|or:ref.repo.default_branch}`: another path
                 if value is MISSING or value is None or value == "":
                     value = get_path(self.roots, arg)
@@ -80,6 +79,15 @@ class Env:
                 continue  # nothing to transform, until a `default` fills it
             value = apply_filter(value, spec)
         return value
+
+
+@lru_cache(maxsize=4096)
+def _parsed(expression: str) -> tuple[str, str, str, tuple[tuple[str, str, str], ...]]:
+    """An expression's path (and a generator's name and argument), then its filters, each as
+    (spec, name, argument): parsed once, looked up many times."""
+    path, *filters = [part.strip() for part in _split_filters(expression)]
+    name, _, arg = path.partition(":")
+    return path, name, arg, tuple((f, *f.partition(":")[::2]) for f in filters)
 
 
 def _split_filters(expression: str) -> list[str]:
@@ -118,23 +126,51 @@ def render(template: Any, env: Env) -> Any:
 def _render_text(text: str, env: Env) -> Any:
     if "{" not in text and "}" not in text:
         return text
-    whole = _PLACEHOLDER.fullmatch(text)
-    if whole is not None and whole.group(1) is not None:
-        return env.lookup(whole.group(1))
+    parts = _pieces(text)
+    if isinstance(parts, _Whole):
+        return env.lookup(parts.expression)
     missing = False
-
-    def fill(found: re.Match[str]) -> str:
-        nonlocal missing
-        if found.group(1) is None:
-            return found.group(0)[0]  # `{{` → `{`, `}}` → `}`
-        value = env.lookup(found.group(1))
+    out = []
+    for literal, expression in parts:
+        out.append(literal)
+        if expression is None:
+            continue
+        value = env.lookup(expression)
         if value is MISSING or value is None:
             missing = missing or value is MISSING
-            return ""
-        return text_of(value)
+            continue
+        out.append(text_of(value))
+    return MISSING if missing else "".join(out)
 
-    out = _PLACEHOLDER.sub(fill, text)
-    return MISSING if missing else out
+
+class _Whole(str):
+    """A text that is one placeholder: its value is kept as it is, not made text."""
+
+    @property
+    def expression(self) -> str:
+        return str(self)
+
+
+@lru_cache(maxsize=4096)
+def _pieces(text: str) -> _Whole | tuple[tuple[str, str | None], ...]:
+    """A template text as (literal, expression) pairs, parsed once (`{{` and `}}` are a
+    literal brace)."""
+    whole = _PLACEHOLDER.fullmatch(text)
+    if whole is not None and whole.group(1) is not None:
+        return _Whole(whole.group(1))
+    pieces: list[tuple[str, str | None]] = []
+    literal, at = [], 0
+    for found in _PLACEHOLDER.finditer(text):
+        literal.append(text[at : found.start()])
+        at = found.end()
+        if found.group(1) is None:
+            literal.append(found.group(0)[0])
+            continue
+        pieces.append(("".join(literal), found.group(1)))
+        literal = []
+    literal.append(text[at:])
+    pieces.append(("".join(literal), None))
+    return tuple(pieces)
 
 
 def text_of(value: Any) -> str:

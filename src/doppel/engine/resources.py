@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from doppel.engine.declarations import (
+    Aggregate,
     Binding,
     Declarations,
     Filter,
@@ -82,6 +83,7 @@ def build_resources(
                 references.setdefault(op.pointer, []).append(reference)
     if declared.state:
         _infer(document, ops, kinds, bindings, schemas, references, pagination, paths)
+    _check_names(declared, kinds, pagination)
     for pointer, (operation_id, refinement) in refinements.items():
         inferred = bindings.get(pointer)
         if inferred is None:
@@ -99,6 +101,53 @@ def build_resources(
         pagination,
         paths,
     )
+
+
+def _check_names(
+    declared: Declarations, kinds: Mapping[str, Kind], pagination: Mapping[str, Pagination]
+) -> None:
+    """Every kind and paging style a declaration names exists (inferred kinds count, by
+    their collection path), and every action has what it needs: caught at compile, not on
+    the request that first meets it."""
+
+    def kind(name: str, where: str) -> None:
+        if name not in kinds:
+            raise SpecError(f"{where} names no resource {name!r}", pointer=where)
+
+    for name, declared_kind in declared.resources.items():
+        here = f"/x-doppel/resources/{escape(name)}"
+        for field_name, relation in declared_kind.relations.items():
+            kind(relation.kind, f"{here}/relations/{escape(field_name)}/kind")
+        for view, fields in [("", declared_kind.computed), *declared_kind.views.items()]:
+            for field_name, computed in fields.items():
+                if isinstance(computed, Aggregate):
+                    at = f"{here}/{'views/' + escape(view) if view else 'computed'}"
+                    kind(computed.of, f"{at}/{escape(field_name)}/of")
+        if declared_kind.fallback is not None:
+            kind(declared_kind.fallback.kind, f"{here}/fallback/kind")
+    for index, reference in enumerate(declared.references):
+        kind(reference.kind, f"/x-doppel/references/{index}/kind")
+    for operation_id, binding in declared.operations.items():
+        here = f"/x-doppel/operations/{escape(operation_id)}"
+        if binding.kind is not None:
+            kind(binding.kind, f"{here}/kind")
+        for name, lookup in binding.references.items():
+            kind(lookup.kind, f"{here}/references/{escape(name)}/kind")
+        for index, effect in enumerate(binding.effects):
+            kind(effect.kind, f"{here}/effects/{index}/kind")
+        if binding.pagination is not None and binding.pagination not in pagination:
+            raise SpecError(
+                f"no pagination style {binding.pagination!r}", pointer=f"{here}/pagination"
+            )
+        if binding.action == "answer" and binding.kind is not None:
+            raise SpecError(
+                "an `answer` acts on no resource: drop `kind`, or choose an action for it",
+                pointer=f"{here}/kind",
+            )
+        if binding.action == "search" and binding.search is None:
+            raise SpecError("a `search` needs its `search` member", pointer=f"{here}/search")
+        if binding.action not in (None, "answer") and binding.kind is None:
+            raise SpecError(f"a {binding.action!r} needs the `kind` it acts on", pointer=here)
 
 
 def _refined(inferred: Binding, refinement: Binding) -> Binding:

@@ -106,7 +106,7 @@ def _from_answer(
 ) -> tuple[MockResponse, MatchReport]:
     key = str(answer.status)
     if key in op.responses and wants_stream(spec, op, request, key):
-        return _streamed(spec, request, context, op, key, answer.body)
+        return _streamed(spec, request, context, op, key, answer.body, changes)
     headers = dict(answer.headers)
     body = b""
     if answer.body is not MISSING:
@@ -223,11 +223,14 @@ def _streamed(
     op: Operation,
     key: str,
     whole: Any = MISSING,
+    changes: tuple[StateChange, ...] = (),
 ) -> tuple[MockResponse, MatchReport]:
-    """Server-sent events: `whole`, the answer the world gave, told piece by piece where
-    the template says how; else events generated from the schema."""
+    """Server-sent events: `whole`, the answer the world gave (with the `changes` it made:
+    a completion's id advances its sequence), told piece by piece where the template says
+    how; else events generated from the schema."""
     status = status_number(key)
     chunks = events(spec, context, op, key, request, whole)
-    report = MatchReport("generated", op.operation_id, op.path, status, "event stream")
+    source: Source = "generated" if whole is MISSING else "world"
+    report = MatchReport(source, op.operation_id, op.path, status, "event stream", changes=changes)
     streamed = finish(spec, request, context, status, dict(stream_headers()), b"".join(chunks))
     return MockResponse(status, streamed.headers, streamed.body, chunks), report

@@ -111,9 +111,13 @@ def _discriminated(
     if not isinstance(target, str):
         return None
     ref = target if target.startswith("urn:") else DOCUMENT_URI + target
-    if schema.get("oneOf") or schema.get("anyOf"):
-        return flat(spec, {"$ref": ref})
-    return None
+    if not (schema.get("oneOf") or schema.get("anyOf")):
+        return None
+    key = ("discriminated", ref)
+    found = spec.cache.get(key)
+    if found is None:  # `flat` caches by schema object: keep the one asked for
+        found = spec.cache[key] = flat(spec, {"$ref": ref})
+    return found
 
 
 def _tags_agree(spec: CompiledSpec, branch: Mapping[str, Any], value: Mapping[str, Any]) -> bool:
@@ -153,7 +157,7 @@ def property_schema(
     extra = schema.get("additionalProperties")
     if isinstance(extra, Mapping):
         return name, extra
-    if extra is not False and not props:
+    if extra is True or (extra is not False and not props):
         return name, {}
     return None
 
@@ -270,6 +274,8 @@ def shape(
     13 levels down) were lost, and projection then filled them with made-up values."""
     if depth > _MAX_DEPTH:
         return iso(value) if isinstance(value, datetime) else value
+    if type(value) in _SCALARS:
+        return _shaped_scalar(spec, schema, value)
     s = flat(spec, schema)
     if value is None:
         return None if nullable(spec, s) or not s else MISSING
@@ -295,6 +301,37 @@ def shape(
         item = shape(spec, s.get("items", {}), value, relate, depth + 1)
         return MISSING if item is MISSING else [item]
     return _scalar(value, s, kinds)
+
+
+_SCALARS = frozenset({str, int, float, bool})
+_MEMO_LIMIT = 50_000
+
+
+def _shaped_scalar(spec: CompiledSpec, schema: Any, value: Any) -> Any:
+    """`shape` of a scalar, remembered per schema: a world repeats its values (`open`,
+    `main`, `false`) across hundreds of members, and a value's fit never changes."""
+    memo = spec.cache.get("scalars")
+    if memo is None or len(memo) > _MEMO_LIMIT:
+        memo = spec.cache["scalars"] = {}
+    key = (id(schema), type(value), value)
+    entry = memo.get(key)
+    if entry is not None and entry[0] is schema:
+        return entry[1]
+    s = flat(spec, schema)
+    alternatives = branches(spec, s)
+    if alternatives:
+        result = _shape_branches(spec, s, alternatives, value, None, 0)
+    else:
+        kinds = types(s)
+        if "object" in kinds and not (kinds & {"string", "integer", "number", "boolean"}):
+            result = _named_object(spec, s, value)
+        elif "array" in kinds and not (kinds & {"string", "integer", "number", "boolean"}):
+            item = shape(spec, s.get("items", {}), value, None, 1)
+            result = MISSING if item is MISSING else [item]
+        else:
+            result = _scalar(value, s, kinds)
+    memo[key] = (schema, result)
+    return result
 
 
 def _shape_branches(
@@ -468,7 +505,8 @@ def _project_object(
             if member is None and name not in required and not _allows_null(spec, props[name]):
                 continue  # null where the schema has no null: the member is better left out
             out[name] = project(spec, props[name], member, depth + 1)
-        elif (not props and extra is not False) or isinstance(extra, Mapping):
+        elif extra is True or (not props and extra is not False) or isinstance(extra, Mapping):
+            # A schema that says it takes more (Slack's blocks) shows what was stored.
             sub = extra if isinstance(extra, Mapping) else {}
             out[name] = project(spec, sub, member, depth + 1) if sub else member
     missing = [r for r in schema.get("required") or () if r not in out]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -25,7 +26,12 @@ def collection_id(kind: str, scope: Sequence[str] = ()) -> str:
     """`issue` + ("acme", "rocket") → `issue:acme/rocket` (a `/` inside a value is escaped)."""
     if not scope:
         return kind
-    return kind + ":" + "/".join(quote(str(part), safe="@:+ ") for part in scope)
+    return kind + ":" + "/".join(_quoted(str(part)) for part in scope)
+
+
+@lru_cache(maxsize=4096)
+def _quoted(part: str) -> str:
+    return quote(part, safe="@:+ ")
 
 
 def scope_of(collection: str) -> tuple[str, ...]:

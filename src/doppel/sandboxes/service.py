@@ -209,7 +209,7 @@ class SandboxService:
             seed=record.seed,
             started_at=record.created_at.replace(microsecond=0),
             sandbox_id=record.id,
-            world=overlay.world,
+            world=lambda: overlay.world,
             tokens=frozenset({token}) if token else frozenset(),
         )
         instance.on_change = functools.partial(self._persist_state, record.id, name)

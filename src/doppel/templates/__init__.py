@@ -35,7 +35,7 @@ from doppel.engine import (
     stubs_from_fixtures,
     stubs_from_mock_responses,
 )
-from doppel.engine.actions import build_world
+from doppel.engine.actions import build_world, check_world
 from doppel.engine.expressions import apply_filter
 from doppel.engine.refs import escape
 from doppel.engine.world import EMPTY_WORLD, World
@@ -96,12 +96,22 @@ DEFAULT_CONFIG_SCHEMA: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Overlay:
-    """A config's customisation of a shared compiled spec."""
+    """A config's customisation of a shared compiled spec: its stubs, and the world its
+    fixtures describe, checked when the overlay is made and built the first time it is
+    asked for (a sandbox that never calls a service never pays for its world)."""
 
     stubs: StubIndex
-    world: World
+    spec: CompiledSpec | None = None
+    described: Mapping[str, Any] | None = None  # `{"me", "world"}`, as rendered
+    start: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+
+    @cached_property
+    def world(self) -> World:
+        if self.spec is None or self.described is None:
+            return EMPTY_WORLD
+        return build_world(self.spec, self.described, 0, self.start)
 
 
 _EPOCH = date(2026, 1, 1)
@@ -198,11 +208,12 @@ class Template:
             config.get("mock_responses") or {}, f"{pointer}/mock_responses"
         )
         fixtures: list[StubMapping] = []
-        world = EMPTY_WORLD
         start = datetime.combine(day, datetime.min.time(), UTC)
         declared: dict[str, Any] = {"world": spec.declarations.world, "me": spec.declarations.me}
+        described: Mapping[str, Any] | None = None
         if self._fixtures is None and (declared["world"] or declared["me"]):
-            world = build_world(spec, declared, 0, start)  # x-doppel's own `world`
+            described = declared  # x-doppel's own `world`
+            check_world(spec, described)
         if self._fixtures is not None:
             try:
                 text = self._fixtures.render(config=config, **config)
@@ -217,7 +228,8 @@ class Template:
                         else groups,
                         "me": rendered.get("me") or declared["me"],
                     }
-                    world = build_world(spec, whole, 0, start)
+                    check_world(spec, whole)
+                    described = whole
                 else:
                     fixtures = stubs_from_fixtures(rendered)
             except (jinja2.TemplateError, yaml.YAMLError, SpecError) as exc:
@@ -230,7 +242,8 @@ class Template:
                     f"the {self.name} fixtures do not describe a world: {where}: {exc.detail}",
                     pointer=pointer,
                 ) from None
-        return Overlay(StubIndex([*overrides, *fixtures], spec.prefixes), world)
+        stubs = StubIndex([*overrides, *fixtures], spec.prefixes)
+        return Overlay(stubs, spec if described is not None else None, described, start)
 
     def stubs(self, spec: CompiledSpec, config: Mapping[str, Any], pointer: str = "") -> StubIndex:
         """The overlay's stubs alone (overrides, then fixtures)."""
