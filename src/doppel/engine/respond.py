@@ -111,7 +111,9 @@ def _from_answer(
     body = b""
     if answer.body is not MISSING:
         headers["content-type"] = answer.media or "application/json"
-        body = encode_json(answer.body)
+        if answer.encoded is None:
+            answer.encoded = encode_json(answer.body)
+        body = answer.encoded
     binding = spec.resources.bindings.get(op.pointer)
     reason = f"{binding.action} {binding.kind or ''}".strip() if binding else "world"
     report = MatchReport("world", op.operation_id, op.path, answer.status, reason, changes=changes)
