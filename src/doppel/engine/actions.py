@@ -134,6 +134,21 @@ def act(
     return outcome, tuple(view.changes)
 
 
+def _rememberable(spec: CompiledSpec, op: Operation, binding: Binding) -> str | None:
+    """The kind an operation reads, where its answer depends on nothing but the request
+    line: no header or cookie inputs, no computed fields (they may read the clock)."""
+    key = ("rememberable", op.pointer)
+    if key not in spec.cache:
+        kind = binding.kind if binding.action in _READS else None
+        declared = spec.resources.kinds.get(kind or "")
+        if declared is None or declared.computed or declared.views:
+            kind = None
+        if any(p.location in ("header", "cookie") for p in op.parameters):
+            kind = None
+        spec.cache[key] = kind
+    return spec.cache[key]  # type: ignore[no-any-return]
+
+
 _MEMO_LIMIT = 10_000
 _READS = frozenset({"list", "read", "read_many", "search"})
 
@@ -149,15 +164,10 @@ def _untouched_memo(
     empty and whose state holds nothing of the kind read answers as every such sandbox does
     (the spec's examples, filtered and paged), so a mock of a user's description serves
     repeated reads at the speed of a cached example."""
-    if binding is None or binding.action not in _READS or binding.kind is None or context.world:
+    if binding is None or context.world or request.body:
         return None
-    if request.body or any(p.location in ("header", "cookie") for p in op.parameters):
-        return None
-    kind = binding.kind
-    declared = spec.resources.kind(kind)
-    if declared.computed or declared.views:  # they may read the clock or the request
-        return None
-    if any(c == kind or c.startswith(kind + ":") for c in context.state):
+    kind = _rememberable(spec, op, binding)
+    if kind is None or any(c == kind or c.startswith(kind + ":") for c in context.state):
         return None
     accept = request.headers.get("accept", "")
     key: tuple[Any, ...] = (op.pointer, request.path, request.query, accept)

@@ -123,7 +123,28 @@ def _from_answer(
 def _route(
     spec: CompiledSpec, request: MockRequest
 ) -> tuple[tuple[Operation, dict[str, str]] | None, tuple[str, ...]]:
-    """The operation for the request, or the methods its path allows."""
+    """The operation for the request, or the methods its path allows (remembered per
+    method and path: an agent asks for the same few paths again and again)."""
+    routes = spec.cache.get("routes")
+    if routes is None or len(routes) > _ROUTES_KEPT:
+        routes = spec.cache["routes"] = {}
+    key = (request.method, request.path)
+    found: tuple[tuple[Operation, dict[str, str]] | None, tuple[str, ...]] | None
+    found = routes.get(key)
+    if found is None:
+        found = routes[key] = _walked(spec, request)
+    matched, allowed = found
+    if matched is None:
+        return None, allowed
+    return (matched[0], dict(matched[1])), allowed  # the caller's own parameters
+
+
+_ROUTES_KEPT = 10_000
+
+
+def _walked(
+    spec: CompiledSpec, request: MockRequest
+) -> tuple[tuple[Operation, dict[str, str]] | None, tuple[str, ...]]:
     method = request.method
     allowed: tuple[str, ...] = ()
     for path in _paths(spec, request.path):
