@@ -568,9 +568,9 @@ class _Turn:
         if not schema:
             return dict(fields)
         relate = _Relations(self, kind_name, scope)
-        if self.checking:
-            for name, value in fields.items():
-                relate(name, {}, value)  # refuses what names an item the world lacks
+        if self.checking:  # only relations can refuse: they name items the world may lack
+            for name in relate.kind.relations.keys() & fields.keys():
+                relate(name, {}, fields[name])
             return {name: _plain(value) for name, value in fields.items()}
         whole = {**(item if isinstance(item, dict) else {}), **fields}
         branch = branch_of(self.spec, schema, whole)
