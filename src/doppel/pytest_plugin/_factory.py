@@ -44,12 +44,15 @@ class SandboxFactory:
         """Create a sandbox of `services` (template names). `configs` and `mock_responses` are
         keyed by service; `mock_responses` joins (and wins over) the config's own."""
         names = [services] if isinstance(services, str) else list(services)
+        for argument, keyed in (("configs", configs), ("mock_responses", mock_responses)):
+            strays = sorted(set(keyed or ()) - set(names))
+            if strays:
+                raise ValueError(
+                    f"{argument} names {', '.join(map(repr, strays))}, which is not among the "
+                    f"services {names}"
+                )
         custom = {name: dict(config) for name, config in (configs or {}).items()}
         for name, overrides in (mock_responses or {}).items():
-            if name not in names:
-                raise ValueError(
-                    f"mock_responses names {name!r}, which is not among the services {names}"
-                )
             config = custom.setdefault(name, {})
             config["mock_responses"] = {**config.get("mock_responses", {}), **overrides}
         sandbox = self.client.create_sandbox(
