@@ -7,6 +7,7 @@ import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 
@@ -83,6 +84,16 @@ def test_the_plugin_is_installed_as_a_pytest11_entry_point() -> None:
     plugins = {e.name: e.value for e in entry_points(group="pytest11")}
 
     assert plugins.get("doppel") == "doppel.pytest_plugin"
+
+
+def test_the_readme_example_passes(child: pytest.Pytester, control_plane: ControlPlane) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    example = readme.split("## In pytest", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    child.makepyfile(test_readme=example)
+
+    result = child.runpytest_subprocess("-p", "no:cacheprovider", "--doppel-url", control_plane.url)
+
+    result.assert_outcomes(passed=1)
 
 
 def test_an_unused_plugin_starts_nothing_and_imports_no_client(child: pytest.Pytester) -> None:
