@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import httpx
 import pytest
 
 from doppel import Client
@@ -245,6 +247,36 @@ def test_doppel_keep_keeps_the_sandboxes_of_failed_tests_only(
             )
         finally:
             failed.delete()
+
+
+def test_sandboxes_kept_by_the_session_control_plane_come_back_with_its_data_dir(
+    child: pytest.Pytester,
+) -> None:
+    name = f"test_kept_{secrets.token_hex(3)}"
+    child.makepyfile(FAILING.format(name=name))
+
+    result = child.runpytest_subprocess("-p", "no:cacheprovider", "--doppel-keep")
+
+    result.assert_outcomes(passed=1, failed=1)
+    output = result.stdout.str()
+    hint = re.search(r"`doppel serve --public-host 127.0.0.1 --data-dir (\S+)`", output)
+    assert hint is not None, output
+    server = ControlPlane(Path(hint[1]))
+    try:
+        server.start(timeout=60.0)
+        with Client(server.url) as client:
+            (kept,) = client.list_sandboxes(agent_id=f"pytest-{name}")
+            assert kept.status == "running"
+            assert f"{name}: sandbox {kept.id} " in output
+            answer = httpx.post(
+                f"{kept.url('slack')}/api/auth.test",
+                headers={"Authorization": f"Bearer {kept.token('slack')}"},
+                trust_env=False,
+            )
+            assert answer.json()["ok"] is True
+            kept.delete()
+    finally:
+        server.stop()
 
 
 def test_an_unreachable_control_plane_fails_the_tests_that_need_it_by_its_url(

@@ -138,8 +138,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     data_dir = config.stash.get(_DATA_DIR, None)
     if data_dir is not None:
         terminalreporter.write_line(
-            f"the session's control plane has stopped; `doppel serve --data-dir {data_dir}` "
-            "brings the kept sandboxes back on their URLs until their TTL ends"
+            "the session's control plane has stopped; `doppel serve --public-host 127.0.0.1 "
+            f"--data-dir {data_dir}` brings the kept sandboxes back on their URLs until their "
+            "TTL ends"
         )
 
 
