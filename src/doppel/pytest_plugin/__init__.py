@@ -119,7 +119,10 @@ def pytest_runtest_makereport(
     factory = item.stash.get(_FACTORY, None)
     if factory is None or not factory.sandboxes:
         return report
-    sections, properties = factory.attachments()
+    try:
+        sections, properties = factory.attachments()
+    except Exception as exc:  # a report must never crash the run
+        sections, properties = [("doppel", f"could not read the sandboxes: {exc!r}")], []
     report.sections.extend(sections)
     # junitxml reads the teardown report's properties, which are copied from the item's.
     item.user_properties.extend(properties)
