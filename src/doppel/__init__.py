@@ -1,29 +1,35 @@
 """Doppel: per-agent sandboxes of mock SaaS APIs, created on demand and cleaned up by TTL."""
 
-from doppel.client import (
-    Client,
-    ClientError,
-    ConnectionFailedError,
-    Sandbox,
-    ServiceInfo,
-    TemplateInfo,
-)
-from doppel.errors import (
-    ConfigError,
-    DoppelError,
-    FieldError,
-    InvalidRequestError,
-    LimitExceededError,
-    MalformedRequestError,
-    PayloadTooLargeError,
-    PortsExhaustedError,
-    QuotaExceededError,
-    SandboxFailedError,
-    SandboxGoneError,
-    SandboxNotFoundError,
-    SpecError,
-    TemplateNotFoundError,
-)
+# The public names are imported on first use (PEP 562): importing a submodule alone, such as
+# the pytest plugin that every pytest run loads, must not import httpx and the client.
+import importlib
+import typing
+
+if typing.TYPE_CHECKING:
+    from doppel.client import (
+        Client,
+        ClientError,
+        ConnectionFailedError,
+        Sandbox,
+        ServiceInfo,
+        TemplateInfo,
+    )
+    from doppel.errors import (
+        ConfigError,
+        DoppelError,
+        FieldError,
+        InvalidRequestError,
+        LimitExceededError,
+        MalformedRequestError,
+        PayloadTooLargeError,
+        PortsExhaustedError,
+        QuotaExceededError,
+        SandboxFailedError,
+        SandboxGoneError,
+        SandboxNotFoundError,
+        SpecError,
+        TemplateNotFoundError,
+    )
 
 __all__ = [
     "Client",
@@ -47,3 +53,20 @@ __all__ = [
     "TemplateInfo",
     "TemplateNotFoundError",
 ]
+
+_FROM_CLIENT = frozenset(
+    {"Client", "ClientError", "ConnectionFailedError", "Sandbox", "ServiceInfo", "TemplateInfo"}
+)
+
+
+def __getattr__(name: str) -> object:
+    if name not in __all__:
+        raise AttributeError(f"module 'doppel' has no attribute {name!r}")
+    home = "doppel.client" if name in _FROM_CLIENT else "doppel.errors"
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
