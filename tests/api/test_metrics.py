@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from doppel.api.metrics import reason_class
+from doppel.api.metrics import Metrics, reason_class
 from doppel.errors import (
     DoppelError,
     InvalidRequestError,
@@ -22,6 +23,7 @@ from doppel.errors import (
     SandboxFailedError,
 )
 from doppel.runtimes.base import RuntimeReadyError
+from doppel.store import SandboxStatus
 from tests.servers import ControlPlane
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,11 +48,7 @@ def scrape(server: ControlPlane) -> Samples:
     response = httpx.get(f"{server.url}/metrics", trust_env=False)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
+    return _parse(response.text)
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
@@ -278,3 +276,41 @@ def test_the_grafana_dashboard_uses_only_metrics_the_server_exposes(
         "doppel_store_operation_seconds_bucket",
     }
     assert wanted <= used, f"the dashboard does not show {sorted(wanted - used)}"
+
+
+def test_answer_latencies_fall_in_the_bucket_whose_bound_holds_them() -> None:
+    metrics = Metrics()
+    hook = metrics.served("figma", "sandbox-a")
+    for seconds in (0.0001, 0.0001001, 0.001, 7.0):  # on a bound, just past it, past the last
+        hook("getMe", 200, seconds)
+    text = generate_latest(metrics.registry).decode()
+    buckets = {
+        sample.labels["le"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "doppel_mock_request_seconds_bucket"
+    }
+    assert [buckets[le] for le in ("0.0001", "0.00025", "0.001", "0.5", "+Inf")] == [1, 2, 3, 3, 4]
+    assert value(_parse(text), "doppel_mock_request_seconds_sum", template="figma") == (
+        pytest.approx(7.0012001)
+    )
+
+
+def test_with_sandbox_labels_an_ended_sandbox_leaves_its_template_latency_behind() -> None:
+    metrics = Metrics(sandbox_labels=True)
+    metrics.served("figma", "a")("getMe", 200, 0.001)
+    metrics.served("figma", "b")("getMe", 404, 0.001)
+    metrics.ended("a", SandboxStatus.DELETED)
+    samples = _parse(generate_latest(metrics.registry).decode())
+    assert series(samples, "doppel_mock_requests_total") == [
+        {"template": "figma", "operation": "getMe", "status": "4xx", "sandbox_id": "b"}
+    ]
+    assert value(samples, "doppel_mock_request_seconds_count", template="figma") == 2
+
+
+def _parse(text: str) -> Samples:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
