@@ -43,14 +43,25 @@ class ControlPlane:
     """`doppel serve` as a child process, with the data dir kept across restarts."""
 
     def __init__(
-        self, data_dir: Path, *, port_range: str = "23000-27999", env: dict[str, str] | None = None
+        self,
+        data_dir: Path,
+        *,
+        port_range: str = "23000-27999",
+        env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
     ) -> None:
         self.data_dir = data_dir
         self.port_range = port_range
+        self.args = list(args)  # more `doppel serve` options
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        """Where the process's stdout and stderr go."""
+        return self.data_dir.parent / f"serve-{self.port}.log"
 
     def start(self, timeout: float = 20.0) -> ControlPlane:
         command = [
@@ -66,13 +77,18 @@ class ControlPlane:
             "127.0.0.1",
             "--port-range",
             self.port_range,
+            *self.args,
         ]
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        with (self.data_dir.parent / f"serve-{self.port}.log").open("ab") as log:
+        with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=_env(self.extra_env)
             )
-        wait_until_ready(f"{self.url}/readyz", self.process, timeout)
+        try:
+            wait_until_ready(f"{self.url}/readyz", self.process, timeout)
+        except BaseException:  # never leave a half-started server behind
+            self.kill()
+            raise
         return self
 
     def kill(self, sig: int = signal.SIGKILL) -> None:

@@ -95,11 +95,25 @@ def serve(
     port_range: Annotated[
         str | None, typer.Option(help="Ports for services, LOW-HIGH [DOPPEL_PORT_RANGE].")
     ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="Logs as `text` or `json` lines [DOPPEL_LOG_FORMAT].")
+    ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Log every control-plane request [DOPPEL_ACCESS_LOG].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start the control plane (SQLite and in-process runtime by default)."""
+    import logging
+
     import uvicorn
     from pydantic import ValidationError
 
+    from doppel import logs
     from doppel.api.app import create_asgi
     from doppel.mockserver import run
     from doppel.settings import Settings
@@ -110,6 +124,8 @@ def serve(
         "data_dir": data_dir,
         "public_host": public_host,
         "port_range": port_range,
+        "log_format": log_format,
+        "access_log": access_log,
     }
     try:
         settings = Settings(**{k: v for k, v in given.items() if v is not None})
@@ -117,19 +133,22 @@ def serve(
         for error in exc.errors():
             err.print(f"[red]error:[/red] {'.'.join(map(str, error['loc']))}: {error['msg']}")
         raise typer.Exit(2) from None
+    logs.configure(settings.log_format)
     config = uvicorn.Config(
         create_asgi(settings),
         host=settings.host,
         port=settings.port,
-        log_level="info",
-        access_log=False,
+        log_config=None,  # configured above, uvicorn's loggers included
+        access_log=settings.access_log,
         lifespan="on",
         server_header=False,
     )
-    err.print(
-        f"Doppel control plane on http://{settings.host}:{settings.port} "
-        f"(data in {settings.data_dir}, services on ports {settings.port_range[0]}-"
-        f"{settings.port_range[1]})"
+    logging.getLogger("doppel").info(
+        "Doppel control plane on http://%s:%s (data in %s, services on ports %s-%s)",
+        settings.host,
+        settings.port,
+        settings.data_dir,
+        *settings.port_range,
     )
     run(lambda: uvicorn.Server(config).serve())
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     reaper_interval: float = Field(0.2, gt=0)
     probe_timeout: float = Field(5.0, gt=0)
     stop_timeout: float = Field(5.0, gt=0)
+
+    # Observability. A sandbox id label on the request metrics is off: each sandbox would add
+    # series that outlive it in Prometheus (its own counts are in its `usage`).
+    metrics_sandbox_labels: bool = False
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = False  # the control-plane port's; mock ports never write one
 
     @field_validator("port_range", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ import contextlib
 import gc
 import logging
 import pathlib
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from doppel.api import problems
 from doppel.api.gateway import Gateway
 from doppel.api.limits import BodyLimit
-from doppel.api.metrics import Metrics
+from doppel.api.metrics import Metrics, TimedRoutes
 from doppel.api.sandboxes import sandbox_router
 from doppel.api.templates import load_registered, template_router
 from doppel.dataplane import Dataplane
@@ -41,14 +42,15 @@ def create_app(
     run_reaper: bool = True,
 ) -> FastAPI:
     settings = settings or Settings()
-    store = Store(settings.sqlalchemy_url)
+    metrics = Metrics(sandbox_labels=settings.metrics_sandbox_labels)
+    store = Store(settings.sqlalchemy_url, observe=metrics.store_call)
     templates = TemplateRegistry.from_env()
     if settings.templates_dir:
         templates.scan(pathlib.Path(settings.templates_dir), "directory")
     load_registered(store, templates)
     runtime = runtime or InProcessRuntime(Dataplane(), settings.host)
-    service = SandboxService(settings, store, runtime, templates, clock=clock)
-    metrics = Metrics()
+    service = SandboxService(settings, store, runtime, templates, clock=clock, observer=metrics)
+    metrics.watch(service)
     ready = asyncio.Event()
 
     @asynccontextmanager
@@ -67,7 +69,7 @@ def create_app(
         # full collections that would walk them.
         gc.collect()
         gc.freeze()
-        reaper = asyncio.create_task(_reap_forever(service, settings.reaper_interval))
+        reaper = asyncio.create_task(_reap_forever(service, settings.reaper_interval, metrics))
         if not run_reaper:
             reaper.cancel()
         ready.set()
@@ -105,14 +107,11 @@ def create_app(
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
-        metrics.live.set(len(service.running))
-        metrics.requests.set(
-            sum(i.requests_served for r in service.running.values() for i in r.instances.values())
-        )
         return Response(generate_latest(metrics.registry), media_type="text/plain; version=0.0.4")
 
+    api = TimedRoutes(app, metrics)
     app.state.asgi = BodyLimit(
-        Gateway(app, service), settings.max_body_bytes, settings.max_spec_bytes
+        Gateway(api, service), settings.max_body_bytes, settings.max_spec_bytes
     )
     return app
 
@@ -124,10 +123,12 @@ def create_asgi(settings: Settings | None = None, **kwargs: Any) -> BodyLimit:
     return wrapped
 
 
-async def _reap_forever(service: SandboxService, interval: float) -> None:
+async def _reap_forever(service: SandboxService, interval: float, metrics: Metrics) -> None:
     while True:
+        started = time.perf_counter()
         try:
             await service.reap()
         except Exception:  # the reaper must outlive any one bad record
             log.exception("reaper pass failed")
+        metrics.reaper_seconds.observe(time.perf_counter() - started)
         await asyncio.sleep(interval)

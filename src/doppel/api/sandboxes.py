@@ -29,8 +29,8 @@ def sandbox_router(service: SandboxService, host: str, metrics: Metrics) -> APIR
             record = await service.create(
                 agent_id, body.required_services, body.ttl_minutes, body.custom_configs
             )
-        except Exception:
-            metrics.failed.inc()
+        except Exception as exc:
+            metrics.create_failed(exc)
             raise
         metrics.created.inc()
         metrics.create_seconds.observe(time.perf_counter() - started)

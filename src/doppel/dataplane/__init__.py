@@ -1,7 +1,7 @@
 """The mock-traffic HTTP server: ports → (sandbox, service) → engine."""
 
 from doppel.dataplane.app import HEALTH_PATH, Dataplane, serve
-from doppel.dataplane.instance import ServeEvent, ServiceInstance
+from doppel.dataplane.instance import ServedHook, ServeEvent, ServiceInstance
 from doppel.dataplane.server import Listeners, PortInUseError
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "Listeners",
     "PortInUseError",
     "ServeEvent",
+    "ServedHook",
     "ServiceInstance",
     "serve",
 ]

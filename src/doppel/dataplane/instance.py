@@ -56,6 +56,9 @@ class ServeEvent:
 
 
 _BODY_PREVIEW = 4096
+# Told of every answer as (operationId or None, status, seconds): the control plane's
+# request metrics. Plain arguments, so counting allocates nothing per request.
+ServedHook = Callable[[str | None, int, float], None]
 SWITCHES = ("validate_requests", "enforce_auth", "closed_world", "auth")
 AUTH_MODES = ("off", "any", "issued")
 
@@ -83,6 +86,7 @@ class ServiceInstance:
     # persists both (the journal is kept there, not here).
     on_change: Callable[[tuple[StateChange, ...]], None] | None = None
     on_event: Callable[[ServeEvent], None] | None = None
+    on_served: ServedHook | None = None
 
     @classmethod
     def of(
@@ -138,6 +142,8 @@ class ServiceInstance:
         duration_ms: float,
     ) -> None:
         self.requests_served += 1
+        if self.on_served is not None:
+            self.on_served(report.operation_id, response.status, duration_ms / 1000)
         for change in report.changes:
             self.state.setdefault(change.collection, {})[change.key] = change.value
         if report.changes and self.on_change is not None:

@@ -30,6 +30,7 @@ from doppel.errors import (
 )
 from doppel.runtimes import InstanceHandle, InstanceSpec, Runtime, RuntimeStartError
 from doppel.sandboxes.clock import Clock, SystemClock
+from doppel.sandboxes.observer import NoObserver, Observer
 from doppel.sandboxes.ports import PortAllocator
 from doppel.sandboxes.states import check_transition
 from doppel.settings import Settings
@@ -60,6 +61,7 @@ class SandboxService:
         *,
         clock: Clock | None = None,
         cache: SpecCache | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -67,6 +69,7 @@ class SandboxService:
         self.templates = templates
         self.clock = clock or SystemClock()
         self.cache = cache or SpecCache()
+        self.observer: Observer = observer or NoObserver()
         self.ports = PortAllocator(*settings.port_range, taken=store.live_ports())
         self.running: dict[str, _Running] = {}
         self._unflushed: list[tuple[str, str, dict[str, Any]]] = []  # journal events to write
@@ -121,6 +124,13 @@ class SandboxService:
         check_transition(record.status, SandboxStatus.RUNNING)
         record.status = SandboxStatus.RUNNING
         self.store.save(record)
+        log.info(
+            "sandbox %s created for agent %s: %s",
+            record.id,
+            agent_id,
+            ", ".join(services),
+            extra=_about(record, services=list(services)),
+        )
         return record
 
     def _check_request(
@@ -214,6 +224,7 @@ class SandboxService:
         )
         instance.on_change = functools.partial(self._persist_state, record.id, name)
         instance.on_event = functools.partial(self._journal_event, record.id, name)
+        instance.on_served = self.observer.served(template.name, record.id)
         return instance
 
     def _persist_state(self, sandbox_id: str, service: str, changes: Sequence[StateChange]) -> None:
@@ -224,7 +235,12 @@ class SandboxService:
                 sandbox_id, service, [(c.collection, c.key, c.value) for c in changes]
             )
         except Exception:
-            log.exception("could not persist state of %s/%s", sandbox_id, service)
+            log.exception(
+                "could not persist state of %s/%s",
+                sandbox_id,
+                service,
+                extra={"sandbox_id": sandbox_id, "service": service},
+            )
 
     def _overlay(
         self, template: Template, compiled: CompiledSpec, config: Mapping[str, Any], day: date
@@ -294,6 +310,7 @@ class SandboxService:
             else:
                 service.status = "stopped"
         self.store.save(record)
+        log.warning("sandbox %s failed: %s", record.id, reason, extra=_about(record, reason=reason))
 
     # -- read -------------------------------------------------------------------------------
 
@@ -326,6 +343,11 @@ class SandboxService:
         events = self.store.load_events(sandbox_id)
         return {name: events.get(name, []) for name in record.services}
 
+    @property
+    def journal_backlog(self) -> int:
+        """Journal events served but not yet written to the store."""
+        return len(self._unflushed)
+
     def flush_journal(self) -> None:
         """Write the journal events served since the last flush (the reaper calls this)."""
         if not self._unflushed:
@@ -354,7 +376,9 @@ class SandboxService:
         self.flush_journal()
         self.store.clear_state(sandbox_id)
         self.store.clear_events(sandbox_id)
-        return self.get(sandbox_id)
+        record = self.get(sandbox_id)
+        log.info("sandbox %s reset", sandbox_id, extra=_about(record))
+        return record
 
     def _live(self, sandbox_id: str) -> _Running:
         self.get(sandbox_id)  # 404 or 410 with the reason
@@ -380,6 +404,13 @@ class SandboxService:
         record.expires_at = expires
         record.ttl_minutes = round((expires - record.created_at).total_seconds() / 60, 6)
         self.store.save(record)
+        log.info(
+            "sandbox %s extended by %g min, to %s",
+            sandbox_id,
+            minutes,
+            expires.isoformat(),
+            extra=_about(record, expires_at=expires.isoformat()),
+        )
         return record
 
     async def delete(self, sandbox_id: str) -> SandboxRecord:
@@ -398,6 +429,8 @@ class SandboxService:
         for service in record.services.values():
             service.status = "stopped"
         self.store.save(record)
+        self.observer.ended(record.id, status)
+        log.info("sandbox %s %s", record.id, status.value, extra=_about(record))
 
     async def _stop_instances(self, record: SandboxRecord) -> None:
         running = self.running.pop(record.id, None)
@@ -420,6 +453,7 @@ class SandboxService:
                 continue
             record.status = SandboxStatus.EXPIRING
             await self._end(record, SandboxStatus.EXPIRED)
+            self.observer.reaped((now - record.expires_at).total_seconds())
             expired += 1
         self.flush_journal()
         self.store.purge(now - timedelta(seconds=self.settings.retention_seconds))
@@ -452,10 +486,10 @@ class SandboxService:
                     instances[name].state.update(state)
             await self._start(record, instances, fixed=True)
         except DoppelError as exc:
-            log.warning("sandbox %s could not be restored: %s", record.id, exc.detail)
             await self._fail(record, f"not restored after restart: {exc.detail}")
             return
         self.store.save(record)
+        log.info("sandbox %s restored on its ports", record.id, extra=_about(record))
 
     async def close(self) -> None:
         """Stop serving (the records stay: a restart brings the sandboxes back)."""
@@ -465,3 +499,8 @@ class SandboxService:
             for handle in running.handles.values():
                 with contextlib.suppress(Exception):
                     await self.runtime.stop(handle, timeout=self.settings.stop_timeout)
+
+
+def _about(record: SandboxRecord, **more: Any) -> dict[str, Any]:
+    """The fields a log line about `record` carries (in `--log-format json`, as members)."""
+    return {"sandbox_id": record.id, "agent_id": record.agent_id, **more}

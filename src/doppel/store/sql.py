@@ -6,10 +6,12 @@ thread, so a check-and-insert (the quota) can never interleave with another crea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
@@ -32,14 +34,35 @@ from doppel.store.tables import JournalRow, SandboxRow, ServiceRow, StateRow, Te
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _LIVE = (SandboxStatus.CREATING.value, SandboxStatus.RUNNING.value)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _timed(method: Callable[Concatenate[Store, _P], _R]) -> Callable[Concatenate[Store, _P], _R]:
+    """Report how long each call of `method` took to the store's `observe` hook, by name."""
+    name = method.__name__
+
+    def timed(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if self.observe is None:
+            return method(self, *args, **kwargs)
+        started = time.perf_counter()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.observe(name, time.perf_counter() - started)
+
+    functools.update_wrapper(timed, method)
+    return timed
+
+
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, observe: Callable[[str, float], None] | None = None) -> None:
+        # Told (operation, seconds) after every call: the control plane's store latency.
+        self.observe = observe
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url)
@@ -61,6 +84,7 @@ class Store:
 
     # -- writes ---------------------------------------------------------------------------
 
+    @_timed
     def reserve(self, record: SandboxRecord, quota: int) -> bool:
         """Insert a `creating` sandbox unless its agent already has `quota` live ones."""
         sandboxes, services = _tables()
@@ -105,6 +129,7 @@ class Store:
             )
         return True
 
+    @_timed
     def save(self, record: SandboxRecord) -> None:
         """Write the state of a reserved sandbox and its services as they are now.
 
@@ -149,6 +174,7 @@ class Store:
 
     # -- state: what agents' requests stored --------------------------------------------
 
+    @_timed
     def save_state(
         self, sandbox_id: str, service: str, changes: Iterable[tuple[str, str, Any]]
     ) -> None:
@@ -181,6 +207,7 @@ class Store:
                     )
                 )
 
+    @_timed
     def load_state(self, sandbox_id: str) -> dict[str, dict[str, dict[str, Any]]]:
         """service → collection → key → value (None once deleted), in arrival order."""
         table = cast(Table, StateRow.__table__)
@@ -192,6 +219,7 @@ class Store:
                 collection[row.key] = None if row.deleted else row.value
         return state
 
+    @_timed
     def clear_state(self, sandbox_id: str) -> None:
         table = cast(Table, StateRow.__table__)
         with self.engine.begin() as connection:
@@ -199,6 +227,7 @@ class Store:
 
     # -- the journal ----------------------------------------------------------------------
 
+    @_timed
     def save_events(self, events: Sequence[tuple[str, str, Any]], keep: int) -> None:
         """Append (sandbox id, service, event) rows; keep at most `keep` per service."""
         table = cast(Table, JournalRow.__table__)
@@ -215,6 +244,7 @@ class Store:
                 if oldest_kept is not None:
                     connection.execute(delete(table).where(where & (table.c.id < oldest_kept)))
 
+    @_timed
     def load_events(self, sandbox_id: str) -> dict[str, list[Any]]:
         """service → its events, oldest first."""
         table = cast(Table, JournalRow.__table__)
@@ -225,11 +255,13 @@ class Store:
                 journal.setdefault(service, []).append(event)
         return journal
 
+    @_timed
     def clear_events(self, sandbox_id: str) -> None:
         table = cast(Table, JournalRow.__table__)
         with self.engine.begin() as connection:
             connection.execute(delete(table).where(table.c.sandbox_id == sandbox_id))
 
+    @_timed
     def purge(self, ended_before: datetime) -> int:
         """Forget tombstones older than the retention period."""
         with self._sessions.begin() as session:
@@ -242,6 +274,7 @@ class Store:
                 session.delete(row)
             return len(rows)
 
+    @_timed
     def save_template(self, record: TemplateRecord) -> bool:
         """Insert or replace a registered template in one transaction; True if it was new."""
         now = datetime.now(UTC)
@@ -260,6 +293,7 @@ class Store:
             row.updated_at = now
         return created
 
+    @_timed
     def delete_template(self, name: str) -> bool:
         with self._sessions.begin() as session:
             row = session.get(TemplateRow, name)
@@ -270,6 +304,7 @@ class Store:
 
     # -- reads ----------------------------------------------------------------------------
 
+    @_timed
     def templates(self) -> list[TemplateRecord]:
         """Every registered template, by name."""
         with self._sessions() as session:
@@ -287,11 +322,13 @@ class Store:
                 for row in session.scalars(select(TemplateRow).order_by(TemplateRow.name))
             ]
 
+    @_timed
     def get(self, sandbox_id: str) -> SandboxRecord | None:
         with self._sessions() as session:
             row = session.get(SandboxRow, sandbox_id)
             return _to_record(row) if row is not None else None
 
+    @_timed
     def find(
         self,
         *,
@@ -310,6 +347,7 @@ class Store:
     def live(self) -> list[SandboxRecord]:
         return self.find(statuses=_LIVE, limit=1_000_000)
 
+    @_timed
     def due(self, now: datetime) -> list[str]:
         """Ids of running sandboxes whose time is up."""
         query = select(SandboxRow.id).where(
@@ -318,6 +356,7 @@ class Store:
         with self._sessions() as session:
             return list(session.scalars(query))
 
+    @_timed
     def live_ports(self) -> set[int]:
         query = select(ServiceRow.port).where(ServiceRow.active, ServiceRow.port.is_not(None))
         with self._sessions() as session:
