@@ -106,6 +106,13 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="dynamic (a sandbox per agent) or static (shared instances on fixed ports, "
+            "DOPPEL_STATIC_SERVICES and DOPPEL_STATIC_PORTS) [DOPPEL_MODE]."
+        ),
+    ] = None,
 ) -> None:
     """Start the control plane (SQLite and in-process runtime by default)."""
     import logging
@@ -126,12 +133,14 @@ def serve(
         "port_range": port_range,
         "log_format": log_format,
         "access_log": access_log,
+        "mode": mode,
     }
     try:
         settings = Settings(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
         for error in exc.errors():
-            err.print(f"[red]error:[/red] {'.'.join(map(str, error['loc']))}: {error['msg']}")
+            where = ".".join(map(str, error["loc"]))
+            err.print(f"[red]error:[/red] {where + ': ' if where else ''}{error['msg']}")
         raise typer.Exit(2) from None
     logs.configure(settings.log_format)
     config = uvicorn.Config(
@@ -144,11 +153,12 @@ def serve(
         server_header=False,
     )
     logging.getLogger("doppel").info(
-        "Doppel control plane on http://%s:%s (data in %s, services on ports %s-%s)",
+        "Doppel control plane on http://%s:%s (data in %s, services on ports %s-%s, %s mode)",
         settings.host,
         settings.port,
         settings.data_dir,
         *settings.port_range,
+        settings.sandbox_mode,
     )
     run(lambda: uvicorn.Server(config).serve())
 
