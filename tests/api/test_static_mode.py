@@ -31,7 +31,7 @@ def static(
         "DOPPEL_STATIC_SERVICES": "figma,slack",
         "DOPPEL_STATIC_PORTS": ",".join(f"{n}={p}" for n, p in static_ports.items()),
     }
-    server = ControlPlane(tmp_path_factory.mktemp("static") / "data", env=env).start()
+    server = ControlPlane(tmp_path_factory.mktemp("static") / "data", env=env).start(timeout=90)
     try:
         yield server
     finally:
@@ -42,7 +42,7 @@ def static(
 def dynamic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     """Dynamic mode with both flags set, agreeing."""
     env = {"DOPPEL_MODE": "dynamic", "USE_DYNAMIC_SANDBOXES": "true"}
-    server = ControlPlane(tmp_path_factory.mktemp("dynamic") / "data", env=env).start()
+    server = ControlPlane(tmp_path_factory.mktemp("dynamic") / "data", env=env).start(timeout=90)
     try:
         yield server
     finally:
