@@ -118,16 +118,16 @@ def test_the_old_path_routes_and_the_fixed_port_answer_alike_for_every_agent(
     with _http(static) as http:
         by_path = [
             http.get(f"/sandbox/{agent}/slack/api/auth.test", headers=SLACK_TOKEN)
-            for agent in ("agent-a", "agent-b")
+            for agent in ("agent-a", "agent-b", "agent%20c", "bot@example.com")
         ]
     direct = httpx.get(
         f"http://127.0.0.1:{static_ports['slack']}/api/auth.test",
         headers=SLACK_TOKEN,
         trust_env=False,
     )
-    assert [r.status_code for r in by_path] == [200, 200]
+    assert [r.status_code for r in by_path] == [200, 200, 200, 200]
     assert by_path[0].json()["ok"] is True
-    assert by_path[0].json() == by_path[1].json() == direct.json()
+    assert all(r.json() == direct.json() for r in by_path)
 
 
 def test_the_old_route_to_a_service_static_mode_does_not_serve_is_a_problem(

@@ -58,7 +58,9 @@ class Gateway:
 
     async def _static(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         """The old contract: any agent id, one shared instance per service."""
-        agent_id, _, rest = path[len(STATIC_PREFIX) :].partition("/")
+        raw = scope.get("raw_path")  # the mount is cut from the raw path: keep its escapes
+        raw_path = raw.decode("latin-1").split("?", 1)[0] if raw else path
+        agent_id, _, rest = raw_path[len(STATIC_PREFIX) :].partition("/")
         name = rest.split("/", 1)[0]
         if self.static is None:
             error = SandboxNotFoundError(
