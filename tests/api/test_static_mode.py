@@ -10,7 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from doppel.cli import app
+from doppel.client import Client
+from doppel.errors import StaticSandboxError
 from tests.servers import BIN, ControlPlane, _env, free_port
 
 SLACK_TOKEN = {"Authorization": "Bearer xoxb-1-2-static"}
@@ -173,6 +177,20 @@ def test_the_static_sandbox_is_shared_and_never_deleted_or_extended(
     assert f"cannot be {action}" in str(problem["detail"])
     assert "shares one always-on instance" in str(problem["detail"])
     assert still.status_code == 200
+
+
+def test_the_client_and_cli_say_the_control_plane_is_static_and_where_to_go(
+    static: ControlPlane, static_ports: dict[str, int]
+) -> None:
+    with Client(static.url) as client, pytest.raises(StaticSandboxError) as raised:
+        client.create_sandbox("agent-7", ["slack"])
+    assert raised.value.extra["services"] == {"slack": f"http://127.0.0.1:{static_ports['slack']}"}
+    result = CliRunner(env={"DOPPEL_URL": None}).invoke(
+        app, ["sandbox", "create", "--agent", "agent-7", "--service", "figma", "--url", static.url]
+    )
+    assert result.exit_code == 1
+    assert "runs in static mode" in result.stderr
+    assert f"figma http://127.0.0.1:{static_ports['figma']}" in result.stderr
 
 
 # -- dynamic mode --------------------------------------------------------------------------
