@@ -228,6 +228,12 @@ SERVICES = [
             id="alternations",
         ),
         pytest.param(
+            r"location ~ ^/sandbox/\w+/slack(?:/|$) { proxy_pass http://slack:4011; }",
+            None,
+            ["slack"],
+            id="class-shorthand-and-a-slash-inside-a-group",
+        ),
+        pytest.param(
             r"location ~ ^/sandbox/bot\.1/(slack)/(.*) { proxy_pass http://api:80/$2; }",
             {"bot.1"},
             ["slack"],
@@ -256,14 +262,31 @@ def test_other_locations_are_ignored(location: str) -> None:
     assert nginx_routes(location, SERVICES) == ([], [])
 
 
-def test_a_location_to_something_that_is_no_mock_is_a_warning() -> None:
-    routes, warnings = nginx_routes(
-        "location /sandbox/a/metrics/ { proxy_pass http://prometheus:9090/; }", SERVICES
-    )
+@pytest.mark.parametrize(
+    ("location", "path", "proxy"),
+    [
+        pytest.param(
+            "location /sandbox/a/metrics/ { proxy_pass http://prometheus:9090/; }",
+            "/sandbox/a/metrics/",
+            "http://prometheus:9090/",
+            id="no-mock",
+        ),
+        pytest.param(
+            r"location ~ ^/sandbox/.+/[^/]+/(.*)$ { proxy_pass http://$1:4010/; }",
+            "^/sandbox/.+/[^/]+/(.*)$",
+            "http://$1:4010/",
+            id="a-capture-that-is-no-service-segment",
+        ),
+    ],
+)
+def test_a_location_to_something_that_is_no_mock_is_a_warning(
+    location: str, path: str, proxy: str
+) -> None:
+    routes, warnings = nginx_routes(location, SERVICES)
     assert routes == []
     assert warnings == [
-        "location '/sandbox/a/metrics/' proxies to 'http://prometheus:9090/', which is no "
-        "Prism service of the compose file; skipped"
+        f"location {path!r} proxies to {proxy!r}, which is no Prism service of the compose "
+        "file; skipped"
     ]
 
 

@@ -228,7 +228,6 @@ class Directive:
     name: str
     args: list[str]
     block: list[Directive] | None = None
-    children: list[Directive] = field(default_factory=list)
 
 
 _TOKEN = re.compile(r"""\s+|#[^\n]*|"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|[{};]|[^\s{};"'#]+""")
@@ -299,10 +298,12 @@ def nginx_routes(text: str, services: Sequence[PrismService]) -> tuple[list[Rout
     return routes, warnings
 
 
-# A path segment of a location regex: a literal, or a group of alternatives / a wildcard.
-_GROUP = re.compile(r"^\((\?(?:P?<(?P<name>\w+)>|:))?(?P<body>[^()]*)\)")
-_LITERAL = re.compile(r"^(?:\\.|[A-Za-z0-9_.@:-])+")
-_ALTERNATIVES = re.compile(r"^(?:\\.|[A-Za-z0-9_.@:-])+(?:\|(?:\\.|[A-Za-z0-9_.@:-])+)*$")
+# A path segment of a location regex: a literal, a group (of alternatives, or any value).
+_NAME_CHARS = r"(?:\\[^A-Za-z0-9]|[A-Za-z0-9_.@:-])+"
+_LITERAL = re.compile(rf"^{_NAME_CHARS}$")
+_GROUP = re.compile(r"^\((\?(?:P?<(?P<name>\w+)>|:))?(?P<body>[^()]*)\)$")
+_ALTERNATIVES = re.compile(rf"^{_NAME_CHARS}(?:\|{_NAME_CHARS})*$")
+_CAPTURE = re.compile(r"(?<!\\)\((?!\?)|(?<!\\)\(\?P?<(\w+)>")
 
 
 def _location_pattern(
@@ -325,38 +326,49 @@ def _regex_location(
     rest = location.removeprefix("^")
     if not rest.startswith("/sandbox/"):
         return None
-    rest = rest[len("/sandbox/") :]
-    segments: list[frozenset[str] | None] = []
+    segments = _split_segments(rest[len("/sandbox/") :])
+    if len(segments) < 2:
+        return None
+    values: list[frozenset[str] | None] = []
     captures: dict[str, int] = {}
-    group_number = 0
-    for index in range(2):
-        group = _GROUP.match(rest)
-        if group:
-            capturing = group.group(1) is None or group["name"] is not None
-            if capturing:
-                group_number += 1
-                captures[str(group_number)] = index
-                if group["name"]:
-                    captures[group["name"]] = index
-            body = group["body"]
-            values = (
-                frozenset(_unescape(v) for v in body.split("|"))
-                if _ALTERNATIVES.match(body)
-                else None
-            )
-            rest = rest[group.end() :]
-        else:
-            literal = _LITERAL.match(rest)
-            if literal is None:  # `[^/]+` and the like outside a group: any value
-                wildcard = re.match(r"^[^/]+", rest)
-                values, rest = None, rest[wildcard.end() if wildcard else 0 :]
-            else:
-                values, rest = frozenset({_unescape(literal.group())}), rest[literal.end() :]
-        segments.append(values)
-        if index == 0 and not rest.startswith("/"):
-            return None
-        rest = rest[1:] if rest.startswith("/") else rest
-    return location, segments[0], segments[1], captures
+    number = 0
+    for index, segment in enumerate(segments[:2]):
+        segment = segment.removesuffix("$")
+        for capture in _CAPTURE.finditer(segment):
+            number += 1
+            captures[str(number)] = index
+            if capture.group(1):
+                captures[capture.group(1)] = index
+        group = _GROUP.match(segment)
+        if group and _ALTERNATIVES.match(group["body"]):
+            values.append(frozenset(_unescape(v) for v in group["body"].split("|")))
+        elif _LITERAL.match(segment):
+            values.append(frozenset({_unescape(segment)}))
+        else:  # `([^/]+)`, `\w+`, `.+`…: any value
+            values.append(None)
+    return location, values[0], values[1], captures
+
+
+def _split_segments(pattern: str) -> list[str]:
+    """A regex split at the slashes outside groups and character classes."""
+    segments, current, depth, in_class, escaped = [], "", 0, False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char in "()":
+            depth += 1 if char == "(" else -1
+        elif char == "/" and depth == 0:
+            segments.append(current)
+            current = ""
+            continue
+        current += char
+    return [*segments, current]
 
 
 def _unescape(text: str) -> str:
