@@ -29,3 +29,38 @@ def test_a_wrong_port_range_is_refused_naming_it(
     monkeypatch.setenv("DOPPEL_PORT_RANGE", value)
     with pytest.raises(ValueError, match="port_range"):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("variables", "mode"),
+    [
+        pytest.param({}, "dynamic", id="default"),
+        pytest.param({"DOPPEL_MODE": "static"}, "static", id="doppel-mode"),
+        pytest.param({"USE_DYNAMIC_SANDBOXES": "false"}, "static", id="the-designs-flag"),
+        pytest.param({"USE_DYNAMIC_SANDBOXES": "true"}, "dynamic", id="the-designs-flag-on"),
+        pytest.param(
+            {"DOPPEL_MODE": "static", "USE_DYNAMIC_SANDBOXES": "false"}, "static", id="agreeing"
+        ),
+    ],
+)
+def test_the_mode_comes_from_either_flag(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], mode: str
+) -> None:
+    for name in ("DOPPEL_MODE", "USE_DYNAMIC_SANDBOXES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert Settings().sandbox_mode == mode
+
+
+def test_contradicting_mode_flags_are_refused_naming_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOPPEL_MODE", "dynamic")
+    monkeypatch.setenv("USE_DYNAMIC_SANDBOXES", "false")
+    with pytest.raises(ValueError, match="DOPPEL_MODE=dynamic contradicts USE_DYNAMIC_SANDBOXES"):
+        Settings()
+
+
+def test_an_unknown_mode_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOPPEL_MODE", "hybrid")
+    with pytest.raises(ValueError, match="mode"):
+        Settings()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.box import SIMPLE_HEAD
@@ -18,11 +18,16 @@ from rich.table import Table
 from doppel.client import DEFAULT_URL, Client, Sandbox
 from doppel.errors import DoppelError
 
+if TYPE_CHECKING:
+    from doppel.migration.migrate import Migration
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Per-agent mock SaaS APIs.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Create, list, inspect and end sandboxes.")
 templates_app = typer.Typer(help="List the templates services come from; `show NAME` for one.")
+migrate_app = typer.Typer(no_args_is_help=True, help="Move a static set-up to dynamic sandboxes.")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(templates_app, name="templates")
+app.add_typer(migrate_app, name="migrate")
 err = Console(stderr=True)
 out = Console()
 T = TypeVar("T")
@@ -106,6 +111,13 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="dynamic (a sandbox per agent) or static (shared instances on fixed ports, "
+            "DOPPEL_STATIC_SERVICES and DOPPEL_STATIC_PORTS) [DOPPEL_MODE]."
+        ),
+    ] = None,
 ) -> None:
     """Start the control plane (SQLite and in-process runtime by default)."""
     import logging
@@ -126,12 +138,14 @@ def serve(
         "port_range": port_range,
         "log_format": log_format,
         "access_log": access_log,
+        "mode": mode,
     }
     try:
         settings = Settings(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
         for error in exc.errors():
-            err.print(f"[red]error:[/red] {'.'.join(map(str, error['loc']))}: {error['msg']}")
+            where = ".".join(map(str, error["loc"]))
+            err.print(f"[red]error:[/red] {where + ': ' if where else ''}{error['msg']}")
         raise typer.Exit(2) from None
     logs.configure(settings.log_format)
     config = uvicorn.Config(
@@ -144,11 +158,12 @@ def serve(
         server_header=False,
     )
     logging.getLogger("doppel").info(
-        "Doppel control plane on http://%s:%s (data in %s, services on ports %s-%s)",
+        "Doppel control plane on http://%s:%s (data in %s, services on ports %s-%s, %s mode)",
         settings.host,
         settings.port,
         settings.data_dir,
         *settings.port_range,
+        settings.sandbox_mode,
     )
     run(lambda: uvicorn.Server(config).serve())
 
@@ -424,6 +439,81 @@ def templates_rm(
     with _client(url) as client:
         client.delete_template(name)
     out.print(f"Template {escape(name)} removed.")
+
+
+@migrate_app.command("static-to-dynamic")
+def migrate_static_to_dynamic(
+    compose: Annotated[
+        Path, typer.Option("--compose", help="The docker-compose file running Prism mocks.")
+    ],
+    nginx: Annotated[
+        Path | None,
+        typer.Option("--nginx", help="The nginx config routing /sandbox/{agent}/{service}/."),
+    ] = None,
+    agents: Annotated[
+        Path | None,
+        typer.Option("--agents", help="YAML/JSON: agent -> services; adds and overrides nginx's."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; change nothing.")
+    ] = False,
+    ttl: Annotated[
+        float | None, typer.Option("--ttl", help="Minutes the new sandboxes live.")
+    ] = None,
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """Register each Prism spec as a template, then a sandbox per agent with its services.
+
+    Safe to run again: what the server already holds is left alone. Exit status 1 when any
+    spec, template or sandbox failed (the rest proceed).
+    """
+    from doppel.migration.migrate import dumps, migrate
+
+    try:
+        migration = migrate(
+            compose, nginx=nginx, agents=agents, url=url, dry_run=dry_run, ttl_minutes=ttl
+        )
+    except DoppelError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(dumps(migration))
+    else:
+        _print_migration(migration)
+    if migration.failed:
+        raise typer.Exit(1)
+
+
+def _print_migration(migration: Migration) -> None:
+    title = "Plan (dry run: nothing changed)" if migration.dry_run else "Migration"
+    templates = Table("Service", "Spec", "Template", "Plan", "Outcome", "Detail", title=title)
+    for template in migration.templates:
+        templates.add_row(
+            escape(template.service),
+            escape(template.spec),
+            escape(template.template),
+            template.action,
+            escape(template.outcome),
+            escape(template.detail),
+        )
+    out.print(templates)
+    sandboxes = Table("Agent", "Services", "Plan", "Outcome", "Detail")
+    for step in migration.sandboxes:
+        sandboxes.add_row(
+            escape(step.agent),
+            escape(", ".join(step.services) or "-"),
+            step.action,
+            escape(step.outcome),
+            escape(step.detail),
+        )
+    if migration.sandboxes:
+        out.print(sandboxes)
+    if migration.shared_services:
+        out.print(f"Reached by any agent in nginx: {escape(', '.join(migration.shared_services))}")
+    for warning in migration.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
+    if migration.failed:
+        err.print("[red]Some steps failed[/red] (see Outcome); the others were carried out.")
 
 
 @contextmanager

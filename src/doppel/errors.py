@@ -148,6 +148,22 @@ class SandboxFailedError(DoppelError):
     title = "Sandbox failed to start"
 
 
+class StaticSandboxError(DoppelError):
+    """An action on the shared sandbox of static mode that only a dynamic sandbox allows."""
+
+    status = 409
+    slug = "static-sandbox"
+    title = "Static sandboxes are shared"
+
+
+class StaticStartError(DoppelError):
+    """Static mode could not start a shared instance (its fixed port is taken, a bad list)."""
+
+    status = 503
+    slug = "static-start-failed"
+    title = "Static mode could not start"
+
+
 class PortsExhaustedError(DoppelError):
     status = 503
     slug = "ports-exhausted"

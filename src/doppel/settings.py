@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DOPPEL_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DOPPEL_", extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -35,6 +35,17 @@ class Settings(BaseSettings):
     # Importing a spec from a URL: off unless host names are listed (comma-separated).
     import_allowed_hosts: str = ""
     import_timeout: float = Field(10.0, gt=0)
+
+    # The feature flag of the move from static mocks to dynamic sandboxes (docs/migration.md).
+    # `dynamic` (the default): a sandbox per agent on demand. `static`: the old contract, one
+    # shared instance per template on fixed ports. The design's own `USE_DYNAMIC_SANDBOXES`
+    # is honoured too; DOPPEL_MODE wins, and the two may not contradict each other.
+    mode: Literal["static", "dynamic"] | None = None
+    use_dynamic_sandboxes: bool | None = Field(
+        None, validation_alias=AliasChoices("use_dynamic_sandboxes", "USE_DYNAMIC_SANDBOXES")
+    )
+    static_services: str = ""  # comma-separated template names; empty: every template
+    static_ports: str = "4010"  # `figma=4010,slack=4011`, and/or a base port counting up
 
     # Lifecycle timing, in seconds.
     retention_seconds: float = Field(3600, ge=0)  # 410 for this long after the end, then 404
@@ -65,6 +76,25 @@ class Settings(BaseSettings):
         if not 0 < low <= high <= 65535:
             raise ValueError("a port range needs 0 < LOW <= HIGH <= 65535")
         return value
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> Settings:
+        flag = self.use_dynamic_sandboxes
+        if self.mode is not None and flag is not None and (self.mode == "dynamic") != flag:
+            raise ValueError(
+                f"DOPPEL_MODE={self.mode} contradicts USE_DYNAMIC_SANDBOXES={str(flag).lower()}; "
+                "set only one of them (DOPPEL_MODE is the one to keep)"
+            )
+        return self
+
+    @property
+    def sandbox_mode(self) -> Literal["static", "dynamic"]:
+        """The mode in force: DOPPEL_MODE, else USE_DYNAMIC_SANDBOXES, else dynamic."""
+        if self.mode is not None:
+            return self.mode
+        if self.use_dynamic_sandboxes is False:
+            return "static"
+        return "dynamic"
 
     @property
     def import_hosts(self) -> frozenset[str]:

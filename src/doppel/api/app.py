@@ -27,6 +27,7 @@ from doppel.dataplane import Dataplane
 from doppel.errors import DoppelError
 from doppel.runtimes import InProcessRuntime, Runtime
 from doppel.sandboxes import Clock, SandboxService
+from doppel.sandboxes.static import StaticSandboxes
 from doppel.settings import Settings
 from doppel.store import Store
 from doppel.templates import REGISTERED, TemplateRegistry
@@ -51,6 +52,10 @@ def create_app(
     runtime = runtime or InProcessRuntime(Dataplane(), settings.host)
     service = SandboxService(settings, store, runtime, templates, clock=clock, observer=metrics)
     metrics.watch(service)
+    mode = settings.sandbox_mode
+    static = (
+        StaticSandboxes(settings, templates, runtime, service.cache) if mode == "static" else None
+    )
     ready = asyncio.Event()
 
     @asynccontextmanager
@@ -64,6 +69,18 @@ def create_app(
                 log.error("registered template %r no longer compiles: %s", template.name, exc)
                 templates.remove(template.name)
         await service.recover()
+        if static is not None:  # after recover: it stops any instance no sandbox owns
+            try:
+                await static.start()
+            except DoppelError as exc:
+                log.error("static mode cannot start: %s", exc.detail)
+                raise
+            for port in static.ports.values():
+                service.ports.claim(port)
+            log.info(
+                "static mode: %s",
+                ", ".join(f"{name} on port {port}" for name, port in static.ports.items()),
+            )
         # The compiled specs are a long-lived heap of millions of objects (GitHub's alone is
         # ~100 MB): out of the collector's sight, every world built later stops paying for
         # full collections that would walk them.
@@ -79,6 +96,8 @@ def create_app(
             reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper
+            if static is not None:
+                await static.close()
             await service.close()
             await runtime.close()
             store.close()
@@ -92,7 +111,7 @@ def create_app(
     app.state.service = service
     app.state.settings = settings
     problems.install(app)
-    app.include_router(sandbox_router(service, settings.url_host, metrics))
+    app.include_router(sandbox_router(service, settings.url_host, metrics, static))
     app.include_router(template_router(templates, service, store, settings))
 
     @app.get("/healthz", include_in_schema=False)
@@ -102,8 +121,15 @@ def create_app(
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> Response:
         if not ready.is_set():
-            return JSONResponse({"status": "starting"}, status_code=503)
-        return JSONResponse({"status": "ready", "live_sandboxes": len(service.running)})
+            return JSONResponse({"status": "starting", "mode": mode}, status_code=503)
+        body: dict[str, Any] = {
+            "status": "ready",
+            "mode": mode,
+            "live_sandboxes": len(service.running),
+        }
+        if static is not None:
+            body["static_services"] = dict(static.ports)
+        return JSONResponse(body)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
@@ -111,7 +137,7 @@ def create_app(
 
     api = TimedRoutes(app, metrics)
     app.state.asgi = BodyLimit(
-        Gateway(api, service), settings.max_body_bytes, settings.max_spec_bytes
+        Gateway(api, service, static), settings.max_body_bytes, settings.max_spec_bytes
     )
     return app
 

@@ -5,25 +5,54 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from doppel.api.metrics import Metrics
-from doppel.api.schemas import AGENT_ID, CreateSandbox, Extend, SandboxList, SandboxOut
+from doppel.api.schemas import (
+    AGENT_ID,
+    CreateSandbox,
+    Extend,
+    SandboxList,
+    SandboxOut,
+    StaticSandboxOut,
+    StaticServiceOut,
+)
+from doppel.errors import FieldError, InvalidRequestError, StaticSandboxError
 from doppel.sandboxes import SandboxService
+from doppel.sandboxes.static import STATIC_ID, StaticSandboxes
 from doppel.store import SandboxRecord, SandboxStatus
 
 AgentId = Annotated[str, Path(pattern=AGENT_ID, max_length=128)]
 
 
-def sandbox_router(service: SandboxService, host: str, metrics: Metrics) -> APIRouter:
-    """`/v1` routes over `service`; service URLs in answers use `host`."""
+def sandbox_router(
+    service: SandboxService,
+    host: str,
+    metrics: Metrics,
+    static: StaticSandboxes | None = None,
+) -> APIRouter:
+    """`/v1` routes over `service`; service URLs in answers use `host`. With `static` (static
+    mode), a create answers with the shared instances instead of starting a sandbox."""
     api = APIRouter(prefix="/v1")
 
     def out(record: SandboxRecord) -> SandboxOut:
         return SandboxOut.of(record, host)
 
-    async def create(agent_id: str, body: CreateSandbox) -> JSONResponse:
+    def refuse_static(sandbox_id: str, action: str) -> None:
+        if static is not None and sandbox_id == STATIC_ID:
+            raise StaticSandboxError(
+                f"the static sandbox cannot be {action}: in static mode every agent shares one "
+                "always-on instance per service, which is never deleted, extended or reset; "
+                "per-agent sandboxes need DOPPEL_MODE=dynamic (see docs/migration.md)",
+                sandbox_id=sandbox_id,
+                mode="static",
+            )
+
+    async def create(agent_id: str, body: CreateSandbox, request: Request) -> JSONResponse:
+        if static is not None:
+            shared = static_answer(static, agent_id, body, host, str(request.base_url))
+            return JSONResponse(shared.model_dump(mode="json"), status_code=200)
         started = time.perf_counter()
         try:
             record = await service.create(
@@ -42,8 +71,10 @@ def sandbox_router(service: SandboxService, host: str, metrics: Metrics) -> APIR
         response_model=SandboxOut,
         summary="Create a sandbox (the original contract)",
     )
-    async def create_dynamic(agent_id: AgentId, body: Annotated[CreateSandbox, Body()]) -> Response:
-        return await create(agent_id, body)
+    async def create_dynamic(
+        agent_id: AgentId, body: Annotated[CreateSandbox, Body()], request: Request
+    ) -> Response:
+        return await create(agent_id, body, request)
 
     @api.post(
         "/agents/{agent_id}/sandboxes",
@@ -51,8 +82,10 @@ def sandbox_router(service: SandboxService, host: str, metrics: Metrics) -> APIR
         response_model=SandboxOut,
         summary="Create a sandbox",
     )
-    async def create_sandbox(agent_id: AgentId, body: Annotated[CreateSandbox, Body()]) -> Response:
-        return await create(agent_id, body)
+    async def create_sandbox(
+        agent_id: AgentId, body: Annotated[CreateSandbox, Body()], request: Request
+    ) -> Response:
+        return await create(agent_id, body, request)
 
     @api.get("/agents/{agent_id}/sandboxes", response_model=SandboxList)
     async def agent_sandboxes(
@@ -75,10 +108,12 @@ def sandbox_router(service: SandboxService, host: str, metrics: Metrics) -> APIR
 
     @api.delete("/sandboxes/{sandbox_id}", response_model=SandboxOut)
     async def delete_sandbox(sandbox_id: str) -> SandboxOut:
+        refuse_static(sandbox_id, "deleted")
         return out(await service.delete(sandbox_id))
 
     @api.post("/sandboxes/{sandbox_id}/extend", response_model=SandboxOut)
     async def extend_sandbox(sandbox_id: str, body: Annotated[Extend, Body()]) -> SandboxOut:
+        refuse_static(sandbox_id, "extended")
         return out(await service.extend(sandbox_id, body.ttl_minutes))
 
     @api.get(
@@ -94,6 +129,7 @@ def sandbox_router(service: SandboxService, host: str, metrics: Metrics) -> APIR
         summary="Forget every state change and the journal; the TTL is unchanged",
     )
     async def reset_sandbox(sandbox_id: str) -> SandboxOut:
+        refuse_static(sandbox_id, "reset")
         return out(service.reset(sandbox_id))
 
     @api.get("/sandboxes/{sandbox_id}/requests", summary="The journal: every request served")
@@ -105,3 +141,45 @@ def sandbox_router(service: SandboxService, host: str, metrics: Metrics) -> APIR
         }
 
     return api
+
+
+def static_answer(
+    static: StaticSandboxes, agent_id: str, body: CreateSandbox, host: str, base_url: str
+) -> StaticSandboxOut:
+    """The shared instances `body` asks for, in the create answer's shape; nothing starts."""
+    missing = [
+        FieldError(
+            f"/required_services/{i}",
+            f"static mode does not serve {name!r}; it serves: {', '.join(static.ports)}",
+        )
+        for i, name in enumerate(body.required_services)
+        if name not in static.ports
+    ]
+    if missing:
+        raise InvalidRequestError("the sandbox request is invalid", errors=missing)
+    notes = []
+    if body.custom_configs:
+        notes.append(
+            "custom_configs are ignored in static mode: every agent gets the same shared "
+            "instances (DOPPEL_MODE=dynamic applies them per sandbox)"
+        )
+    if body.ttl_minutes is not None:
+        notes.append("ttl_minutes is ignored in static mode: static instances never expire")
+    shown = f"[{host}]" if ":" in host else host
+    gateway = base_url.rstrip("/")
+    return StaticSandboxOut(
+        sandbox_id=STATIC_ID,
+        agent_id=agent_id,
+        created_at=static.started_at,
+        services={
+            name: StaticServiceOut(
+                url=f"http://{shown}:{static.ports[name]}",
+                status="running",
+                port=static.ports[name],
+                template=name,
+                path_url=f"{gateway}/sandbox/{agent_id}/{name}",
+            )
+            for name in body.required_services
+        },
+        notes=notes,
+    )

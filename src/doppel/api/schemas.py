@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -56,6 +56,7 @@ class ServiceOut(BaseModel):
 class SandboxOut(BaseModel):
     sandbox_id: str
     agent_id: str
+    mode: Literal["dynamic"] = "dynamic"
     status: str
     reason: str | None = None
     created_at: datetime
@@ -90,6 +91,28 @@ class SandboxOut(BaseModel):
         )
 
 
+class StaticServiceOut(BaseModel):
+    url: str
+    status: str
+    port: int
+    template: str
+    path_url: str = Field(description="The same instance on the control-plane port, by path.")
+
+
+class StaticSandboxOut(BaseModel):
+    """What a create answers in static mode: the shared instances every agent gets."""
+
+    sandbox_id: str
+    agent_id: str
+    mode: Literal["static"] = "static"
+    status: str = "running"
+    shared: bool = Field(True, description="Every agent gets these same instances.")
+    created_at: datetime
+    expires_at: None = Field(None, description="Static instances never expire.")
+    services: dict[str, StaticServiceOut]
+    notes: list[str] = Field(default_factory=list)
+
+
 class SandboxList(BaseModel):
     sandboxes: list[SandboxOut]
 
@@ -99,6 +122,7 @@ class TemplateSummary(BaseModel):
     title: str
     origin: str
     operation_count: int
+    digest: str = Field(description="SHA-256 of the spec's bytes as registered or bundled.")
 
 
 class OperationOut(BaseModel):

@@ -243,6 +243,7 @@ def _detail(template: Template, compiled: CompiledSpec) -> TemplateDetail:
         title=compiled.title,
         origin=template.origin,
         operation_count=len(compiled.operations),
+        digest=template.spec_digest,
         config_schema=dict(template.config_schema),
         servers=[str(s.get("url", "")) for s in raw.get("servers") or () if isinstance(s, Mapping)],
         operations=[
@@ -347,4 +348,5 @@ def _summary(template: Template, service: SandboxService) -> TemplateSummary:
         title=compiled.title,
         origin=template.origin,
         operation_count=len(compiled.operations),
+        digest=template.spec_digest,
     )

@@ -11,6 +11,7 @@ import httpx
 
 from doppel.client._errors import ClientError, ConnectionFailedError, error_from_response
 from doppel.client._models import Sandbox, TemplateInfo
+from doppel.errors import StaticSandboxError
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 T = TypeVar("T")
@@ -162,6 +163,15 @@ class Client:
         return f"Client({self.base_url!r})"
 
     def _sandbox(self, data: Mapping[str, Any]) -> Sandbox:
+        if data.get("mode") == "static":  # shared instances: nothing this client could manage
+            urls = {name: s.get("url") for name, s in (data.get("services") or {}).items()}
+            raise StaticSandboxError(
+                "the control plane runs in static mode (DOPPEL_MODE=static): every agent shares "
+                "these instances, which are never deleted or extended: "
+                + ", ".join(f"{name} {url}" for name, url in urls.items())
+                + "; this client manages the sandboxes of dynamic mode",
+                services=urls,
+            )
         return Sandbox(data, self)
 
     def _call(

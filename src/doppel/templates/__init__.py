@@ -258,6 +258,11 @@ class Template:
         return yaml.load(text, Loader=_YAML_LOADER)
 
     @cached_property
+    def spec_digest(self) -> str:
+        """SHA-256 of the spec's bytes alone: what a client compares with a file it holds."""
+        return digest(self.spec_bytes)
+
+    @cached_property
     def digest(self) -> str:
         if not self.declarations:
             return digest(self.spec_bytes)
