@@ -1,0 +1,155 @@
+"""The dashboard's pure parts: config schemas to form fields, lists to pages, the journal's
+cursor, and the guards for contract endpoints."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import APIRouter
+
+from doppel.ui import guards, views
+from doppel.ui.forms import config_fields
+from tests.conftest import BUNDLED
+
+
+@pytest.mark.parametrize(
+    ("member", "kind", "choices", "placeholder"),
+    [
+        pytest.param({"type": "string", "default": "Doppel"}, "text", (), "Doppel", id="string"),
+        pytest.param({"type": ["string", "null"]}, "text", (), "", id="nullable-string"),
+        pytest.param({"type": "integer", "default": 3}, "integer", (), "3", id="integer"),
+        pytest.param({"type": "number"}, "number", (), "", id="number"),
+        pytest.param({"type": "boolean", "default": False}, "boolean", (), "false", id="boolean"),
+        pytest.param({"enum": ["off", "any"]}, "choice", ("off", "any"), "", id="enum"),
+        pytest.param({"enum": [1, 2]}, "json", (), "", id="non-string-enum"),
+        pytest.param({"type": "array", "default": ["a"]}, "json", (), '["a"]', id="array"),
+        pytest.param({"type": "object"}, "json", (), "", id="object"),
+        pytest.param({"oneOf": [{"type": "string"}]}, "json", (), "", id="untyped"),
+        pytest.param({"type": ["string", "integer"]}, "json", (), "", id="two-types"),
+    ],
+)
+def test_a_schema_property_becomes_the_field_that_edits_it(
+    member: dict[str, Any], kind: str, choices: tuple[str, ...], placeholder: str
+) -> None:
+    [field] = config_fields("svc", {"type": "object", "properties": {"x": member}})
+    assert (field.kind, field.choices, field.placeholder) == (kind, choices, placeholder)
+    assert field.pointer == "/custom_configs/svc/x"
+
+
+def test_field_pointers_are_escaped_as_the_api_writes_them() -> None:
+    [field] = config_fields("a/b", {"properties": {"x~y/z": {"type": "string"}}})
+    assert field.pointer == "/custom_configs/a~1b/x~0y~1z"
+
+
+def test_a_schema_without_properties_is_edited_whole() -> None:
+    [field] = config_fields("svc", {"type": "object"})
+    assert (field.name, field.kind, field.pointer) == ("", "json", "/custom_configs/svc")
+
+
+@pytest.mark.parametrize("template", ["slack", "github", "figma"])
+def test_every_bundled_config_member_is_editable_and_mock_responses_is_json(
+    template: str,
+) -> None:
+    schema = json.loads((BUNDLED / template / "config.schema.json").read_text())
+    fields = config_fields(template, schema)
+    assert [f.name for f in fields] == list(schema["properties"])
+    assert next(f for f in fields if f.name == "mock_responses").kind == "json"
+
+
+def test_pages_hold_at_most_a_page_and_clamp_the_number() -> None:
+    items = list(range(120))
+    assert views.paginate(items, 1).items == list(range(50))
+    last = views.paginate(items, 3)
+    assert (last.items, last.pages, last.total, last.first_index) == (
+        list(range(100, 120)),
+        3,
+        120,
+        101,
+    )
+    assert views.paginate(items, 99).number == 3
+    empty = views.paginate([], 5)
+    assert (empty.items, empty.number, empty.pages, empty.first_index) == ([], 1, 1, 0)
+
+
+@dataclass
+class _Service:
+    template: str
+
+
+def test_a_sandbox_holds_a_service_by_name_or_by_template() -> None:
+    services = {"chat": _Service("slack")}
+    assert views.holds(services, "chat") and views.holds(services, "slack")
+    assert not views.holds(services, "github")
+
+
+@pytest.mark.parametrize(
+    ("sandbox", "service", "serving", "shown"),
+    [
+        ("running", "running", True, "up"),
+        ("running", "running", False, "down"),
+        ("deleted", "stopped", False, "stopped"),
+        ("failed", "failed", False, "failed"),
+    ],
+)
+def test_health(sandbox: str, service: str, serving: bool, shown: str) -> None:
+    assert views.health(sandbox, service, serving) == shown
+
+
+def test_the_list_query_leaves_out_empty_filters() -> None:
+    assert views.query(agent="a b", status="", service="slack", page=2) == (
+        "agent=a+b&service=slack&page=2"
+    )
+
+
+def _event(at: str) -> dict[str, Any]:
+    return {"at": at, "method": "GET", "path": "/"}
+
+
+JOURNAL = {
+    "github": [_event("2026-01-01T00:00:01"), _event("2026-01-01T00:00:04")],
+    "slack": [_event("2026-01-01T00:00:02"), _event("2026-01-01T00:00:03")],
+}
+
+
+def test_the_journal_is_merged_newest_first() -> None:
+    order = [(e.service, e.index) for e in views.newest_first(JOURNAL)]
+    assert order == [("github", 1), ("slack", 1), ("slack", 0), ("github", 0)]
+    assert views.newest_first(JOURNAL)[0].dom_id == "entry-github-1"
+
+
+def test_the_cursor_yields_only_what_the_page_lacks() -> None:
+    cursor = views.parse_cursor(views.format_cursor({"github": [1], "slack": [1, 2]}))
+    assert cursor == {"github": 1, "slack": 2}
+    assert [(e.service, e.index) for e in views.newest_first(JOURNAL, cursor)] == [("github", 1)]
+    assert not views.journal_was_cleared(JOURNAL, cursor)
+    assert views.journal_was_cleared({"github": [], "slack": []}, cursor)
+
+
+@pytest.mark.parametrize("text", ["", "garbage", "github:x", ":3", "github:-1"])
+def test_an_unreadable_cursor_shows_everything(text: str) -> None:
+    assert len(views.newest_first(JOURNAL, views.parse_cursor(text))) == 4
+
+
+def test_usage_comes_from_the_api_when_it_has_it() -> None:
+    usage = {"requests": 3, "errors": 1, "bytes": {"state": 1}, "last_activity": None}
+    assert guards.usage_of({"usage": usage}, {"slack": 9}) == {"partial": False, **usage}
+    assert guards.usage_of({}, {"slack": 2, "github": 1}) == {
+        "partial": True,
+        "requests": 3,
+        "by_service": {"slack": 2, "github": 1},
+    }
+
+
+def test_contract_sections_follow_the_routes_served() -> None:
+    router = APIRouter()
+    assert not guards.diff_available(router.routes)
+    assert not guards.checkpoints_available(router.routes)
+    router.add_api_route(guards.DIFF, lambda: None, methods=["GET"])
+    router.add_api_route(guards.CHECKPOINTS, lambda: None, methods=["GET"])
+    assert guards.diff_available(router.routes)
+    assert not guards.checkpoints_available(router.routes)  # listing is not making one
+    router.add_api_route(guards.CHECKPOINTS, lambda: None, methods=["POST"])
+    assert guards.checkpoints_available(router.routes)
