@@ -66,3 +66,20 @@ def test_purging_a_tombstone_drops_its_state_and_journal(store: Store) -> None:
     assert store.purge(NOW + timedelta(seconds=1)) == 1
     assert store.get("s1") is None
     assert store.load_state("s1") == {} and store.load_events("s1") == {}
+
+
+def test_find_pages_newest_first_and_filters_by_service(store: Store) -> None:
+    for i in range(7):
+        record = _record(f"s{i}", agent="a" if i % 2 else "b")
+        record.created_at = NOW + timedelta(seconds=i)
+        if i == 3:
+            record.services = {"chat": ServiceRecord("chat", "slack")}
+        store.reserve(record, quota=10)
+    assert [r.id for r in store.find(limit=3)] == ["s6", "s5", "s4"]
+    assert [r.id for r in store.find(limit=3, offset=3)] == ["s3", "s2", "s1"]
+    assert [r.id for r in store.find(service="slack")] == ["s3"]  # by template
+    assert [r.id for r in store.find(service="chat")] == ["s3"]  # by name
+    assert [r.id for r in store.find(agent_id="a", service="github")] == ["s5", "s1"]
+    assert store.count() == 7 and store.count(service="github") == 6
+    assert store.count(agent_id="b", statuses=["creating"]) == 4
+    assert store.count(statuses=["running"]) == 0

@@ -4,7 +4,6 @@ cursor, and the guards for contract endpoints."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -59,30 +58,13 @@ def test_every_bundled_config_member_is_editable_and_mock_responses_is_json(
     assert next(f for f in fields if f.name == "mock_responses").kind == "json"
 
 
-def test_pages_hold_at_most_a_page_and_clamp_the_number() -> None:
-    items = list(range(120))
-    assert views.paginate(items, 1).items == list(range(50))
-    last = views.paginate(items, 3)
-    assert (last.items, last.pages, last.total, last.first_index) == (
-        list(range(100, 120)),
-        3,
-        120,
-        101,
-    )
-    assert views.paginate(items, 99).number == 3
-    empty = views.paginate([], 5)
-    assert (empty.items, empty.number, empty.pages, empty.first_index) == ([], 1, 1, 0)
-
-
-@dataclass
-class _Service:
-    template: str
-
-
-def test_a_sandbox_holds_a_service_by_name_or_by_template() -> None:
-    services = {"chat": _Service("slack")}
-    assert views.holds(services, "chat") and views.holds(services, "slack")
-    assert not views.holds(services, "github")
+def test_a_page_knows_its_place_and_clamps_its_number() -> None:
+    last = views.Page.of(120, 3)
+    assert (last.number, last.pages, last.offset, last.first_index) == (3, 3, 100, 101)
+    assert views.Page.of(120, 99).number == 3 and views.Page.of(120, -1).number == 1
+    assert views.Page.of(100, 2).pages == 2 and views.Page.of(101, 2).pages == 3
+    empty = views.Page.of(0, 5)
+    assert (empty.number, empty.pages, empty.offset, empty.first_index) == (1, 1, 0, 0)
 
 
 @pytest.mark.parametrize(

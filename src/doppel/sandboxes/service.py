@@ -326,8 +326,26 @@ class SandboxService:
             )
         return record
 
-    def find(self, agent_id: str | None = None, status: str | None = None) -> list[SandboxRecord]:
-        return self.store.find(agent_id=agent_id, statuses=[status] if status else None)
+    def find(
+        self,
+        agent_id: str | None = None,
+        status: str | None = None,
+        *,
+        service: str | None = None,
+        offset: int = 0,
+        limit: int = 1000,
+    ) -> list[SandboxRecord]:
+        """Newest first; `service` keeps those holding a service of that name or template."""
+        statuses = [status] if status else None
+        return self.store.find(
+            agent_id=agent_id, statuses=statuses, service=service, offset=offset, limit=limit
+        )
+
+    def count(
+        self, agent_id: str | None = None, status: str | None = None, *, service: str | None = None
+    ) -> int:
+        statuses = [status] if status else None
+        return self.store.count(agent_id=agent_id, statuses=statuses, service=service)
 
     def instance(self, sandbox_id: str, service: str) -> ServiceInstance | None:
         running = self.running.get(sandbox_id)

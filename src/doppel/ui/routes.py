@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
@@ -28,6 +30,7 @@ from doppel.ui import guards, views
 from doppel.ui.forms import config_fields
 
 STATUSES = [s.value for s in SandboxStatus]
+STYLESHEET = "static/dashboard.css"
 Text = Annotated[str, Query(max_length=128)]
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
 Cursor = Annotated[str, Query(max_length=4096)]
@@ -48,6 +51,10 @@ def dashboard_router(service: SandboxService, templates: TemplateRegistry, host:
     env = Environment(loader=PackageLoader("doppel.ui"), autoescape=True)
     env.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
     env.filters["pretty_body"] = _pretty_body
+    # Inlined, the stylesheet costs no request before the first paint (it is 5 KB).
+    env.globals["stylesheet"] = Markup(
+        resources.files("doppel.ui").joinpath(STYLESHEET).read_text()
+    )
 
     def render(
         name: str, status: int = 200, headers: Mapping[str, str] | None = None, **context: Any
@@ -74,17 +81,17 @@ def dashboard_router(service: SandboxService, templates: TemplateRegistry, host:
         return {name: i.requests_served for name, i in running.instances.items()}
 
     def listed(agent: str, status: str, svc: str, page: int) -> dict[str, Any]:
-        records = service.find(agent or None, status if status in STATUSES else None)
-        if svc:
-            records = [r for r in records if views.holds(r.services, svc)]
-        shown = views.paginate(records, page)
+        """One page of the list, paged in the store: a thousand sandboxes cost what 50 do."""
+        who, state, held = agent or None, status if status in STATUSES else None, svc or None
+        shown = views.Page.of(service.count(who, state, service=held), page)
+        records = service.find(who, state, service=held, offset=shown.offset, limit=shown.size)
 
         def at(number: int) -> str:
             return views.query(agent=agent, status=status, service=svc, page=number)
 
         return {
             "page": shown,
-            "sandboxes": [out(r) for r in shown.items],
+            "sandboxes": [out(r) for r in records],
             "filters": {"agent": agent, "status": status, "service": svc},
             "query": at(shown.number),
             "prev_query": at(shown.number - 1) if shown.number > 1 else None,

@@ -9,43 +9,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 PAGE_SIZE = 50
 JOURNAL_SHOWN = 200  # entries a sandbox page renders at first; the rest stay in /v1
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a filtered list; `number` counts from 1."""
+class Page:
+    """Where one page of a list sits; `number` counts from 1, past the end means the last."""
 
-    items: list[T]
     number: int
     pages: int
     total: int
+    size: int = PAGE_SIZE
+
+    @classmethod
+    def of(cls, total: int, number: int, size: int = PAGE_SIZE) -> Page:
+        pages = max(1, -(-total // size))
+        return cls(min(max(1, number), pages), pages, total, size)
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
 
     @property
     def first_index(self) -> int:
-        return (self.number - 1) * PAGE_SIZE + 1 if self.total else 0
-
-
-def paginate(items: Sequence[T], number: int, size: int = PAGE_SIZE) -> Page[T]:
-    pages = max(1, -(-len(items) // size))
-    number = min(max(1, number), pages)
-    start = (number - 1) * size
-    return Page(list(items[start : start + size]), number, pages, len(items))
-
-
-class _Service(Protocol):
-    @property
-    def template(self) -> str: ...
-
-
-def holds(services: Mapping[str, _Service], name: str) -> bool:
-    """Whether a sandbox holds a service of that name, or one made from that template."""
-    return any(key == name or s.template == name for key, s in services.items())
+        return self.offset + 1 if self.total else 0
 
 
 def health(sandbox_status: str, service_status: str, serving: bool) -> str:
