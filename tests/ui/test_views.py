@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from doppel.ui import guards, views
 from doppel.ui.forms import config_fields
+from doppel.ui.routes import environment
 from tests.conftest import BUNDLED
 
 
@@ -135,3 +136,44 @@ def test_contract_sections_follow_the_routes_served() -> None:
     assert not guards.checkpoints_available(router.routes)  # listing is not making one
     router.add_api_route(guards.CHECKPOINTS, lambda: None, methods=["POST"])
     assert guards.checkpoints_available(router.routes)
+
+
+def _summary(sandbox: dict[str, Any], served: dict[str, int]) -> str:
+    page = environment().get_template("_summary.html")
+    return page.render(sandbox=sandbox, usage=guards.usage_of(sandbox, served))
+
+
+SANDBOX: dict[str, Any] = {
+    "sandbox_id": "abc",
+    "agent_id": "agent-1",
+    "status": "running",
+    "reason": None,
+    "created_at": "2026-11-29T22:00:00Z",
+    "expires_at": "2026-11-29T23:00:00Z",
+    "ttl_minutes": 60.0,
+    "services": {
+        "slack": {"url": "http://127.0.0.1:1", "status": "running", "template": "slack",
+                  "token": "xoxb-1", "reason": None},
+    },
+    "health": {"slack": "up"},
+}  # fmt: skip
+
+
+def test_the_summary_shows_what_the_api_serves_before_usage_exists() -> None:
+    html = _summary(SANDBOX, {"slack": 4})
+    assert "full usage unavailable" in html
+    assert '<td class="service-usage">4</td>' in html
+
+
+def test_the_summary_shows_the_contracts_usage_once_the_api_has_it() -> None:
+    usage = {"requests": 12, "errors": 1, "last_activity": "2026-11-29T22:30:00Z",
+             "bytes": {"state": 2048, "journal": 10240, "overlays": 4096}}  # fmt: skip
+    sandbox = {**SANDBOX, "usage": usage}
+    sandbox["services"] = {
+        "slack": {**SANDBOX["services"]["slack"],
+                  "usage": {"requests": 12, "errors": 1, "last_activity": None}},
+    }  # fmt: skip
+    html = _summary(sandbox, {"slack": 4})
+    assert "unavailable" not in html
+    assert "12, 1 errors" in html and "journal 10240 B" in html and "2026-11-29T22:30:00Z" in html
+    assert '<td class="service-usage">12 <span class="muted">(1 errors)</span></td>' in html

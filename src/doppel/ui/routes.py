@@ -48,13 +48,7 @@ def install(app: FastAPI, service: SandboxService, templates: TemplateRegistry, 
 
 def dashboard_router(service: SandboxService, templates: TemplateRegistry, host: str) -> APIRouter:
     ui = APIRouter(prefix="/ui", include_in_schema=False)
-    env = Environment(loader=PackageLoader("doppel.ui"), autoescape=True)
-    env.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
-    env.filters["pretty_body"] = _pretty_body
-    # Inlined, the stylesheet costs no request before the first paint (it is 5 KB).
-    env.globals["stylesheet"] = Markup(
-        resources.files("doppel.ui").joinpath(STYLESHEET).read_text()
-    )
+    env = environment()
 
     def render(
         name: str, status: int = 200, headers: Mapping[str, str] | None = None, **context: Any
@@ -199,6 +193,18 @@ def dashboard_router(service: SandboxService, templates: TemplateRegistry, host:
         )
 
     return ui
+
+
+def environment() -> Environment:
+    """The pages' Jinja2 environment: our own templates, every value autoescaped."""
+    env = Environment(loader=PackageLoader("doppel.ui"), autoescape=True)
+    env.filters["pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
+    env.filters["pretty_body"] = _pretty_body
+    # Inlined, the stylesheet costs no request before the first paint (it is 5 KB).
+    env.globals["stylesheet"] = Markup(
+        resources.files("doppel.ui").joinpath(STYLESHEET).read_text()
+    )
+    return env
 
 
 def _pretty_body(text: str) -> str:
