@@ -83,3 +83,22 @@ def test_find_pages_newest_first_and_filters_by_service(store: Store) -> None:
     assert store.count() == 7 and store.count(service="github") == 6
     assert store.count(agent_id="b", statuses=["creating"]) == 4
     assert store.count(statuses=["running"]) == 0
+
+
+def test_events_are_read_past_a_cursor_of_row_ids(store: Store) -> None:
+    store.reserve(_record("s1"), quota=5)
+    store.reserve(_record("s2"), quota=5)
+    store.save_events([("s1", "github", {"n": 0}), ("s2", "github", {"n": 9})], keep=10)
+    store.save_events([("s1", "slack", {"n": 1}), ("s1", "github", {"n": 2})], keep=10)
+    rows = store.events_after("s1")
+    assert [(service, event) for _, service, event in rows] == [
+        ("github", {"n": 0}),
+        ("slack", {"n": 1}),
+        ("github", {"n": 2}),
+    ]
+    ids = [i for i, _, _ in rows]
+    assert ids == sorted(ids) and store.events_after("s1", ids[0]) == rows[1:]
+    assert store.events_after("s1", ids[-1]) == []
+    assert store.has_event("s1", ids[1]) and not store.has_event("s2", ids[1])
+    store.clear_events("s1")
+    assert not store.has_event("s1", ids[1])

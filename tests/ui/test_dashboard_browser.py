@@ -139,9 +139,9 @@ def test_a_sandbox_from_form_to_journal_to_deletion(
     )
     assert posted.json()["ok"] is True
     httpx.get(f"{slack_url}/api/chat.postMessag", headers=headers, trust_env=False)  # a near miss
-    entry = page.locator("#journal #entry-slack-0")
+    entry = page.locator("#journal details.entry[data-path='/api/chat.postMessage']")
     expect(entry).to_contain_text("chat_postMessage")
-    missed = page.locator("#journal #entry-slack-1")
+    missed = page.locator("#journal details.entry[data-path='/api/chat.postMessag']")
     expect(missed.locator("summary")).to_contain_text("/api/chat.postMessag")
     assert page.evaluate("window.notReloaded") is True
     entry.locator("summary").click()

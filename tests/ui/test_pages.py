@@ -3,6 +3,7 @@ paging and filters at scale, the journal's live updates, ended sandboxes, escapi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,24 +76,31 @@ def test_the_journal_fragment_adds_only_new_entries(http: httpx.Client) -> None:
     sandbox_id, figma = sandbox["sandbox_id"], sandbox["services"]["figma"]["url"]
     path = f"/ui/sandboxes/{sandbox_id}/journal"
 
-    quiet = http.get(path, params={"after": "figma:0"})
+    quiet = http.get(path, params={"after": 0})
     assert "HX-Trigger" not in quiet.headers and "hx-swap-oob" not in quiet.text
-    assert 'hx-get="/ui/sandboxes/' in quiet.text
+    assert f'hx-get="{path}?after=0"' in quiet.text
 
     httpx.get(f"{figma}/v1/hello", trust_env=False)
+    first = http.get(path, params={"after": 0})
+    assert first.headers["HX-Trigger"] == "journal-changed"
+    [seen] = re.findall(r'id="entry-(\d+)"', first.text)
+    assert f"after={seen}" in first.text  # the next poll asks past it
+
     httpx.get(f"{figma}/v1/nothing-here", trust_env=False)
-    added = http.get(path, params={"after": "figma:1"})
-    assert added.headers["HX-Trigger"] == "journal-changed"
+    added = http.get(path, params={"after": seen})
     assert 'hx-swap-oob="afterbegin:#journal"' in added.text
-    assert 'id="entry-figma-1"' in added.text and 'id="entry-figma-0"' not in added.text
-    assert "after=figma%3A2" in added.text  # the next poll asks past both
+    [new] = re.findall(r'id="entry-(\d+)"', added.text)
+    assert int(new) > int(seen) and 'data-path="/v1/nothing-here"' in added.text
     assert "Near misses" in added.text
+    assert "hx-swap-oob" not in http.get(path, params={"after": new}).text
 
     http.post(f"/v1/sandboxes/{sandbox_id}/reset")
-    cleared = http.get(path, params={"after": "figma:2"})
+    cleared = http.get(path, params={"after": new})
     assert cleared.headers["HX-Trigger"] == "journal-changed"
     assert '<div id="journal" hx-swap-oob="true">' in cleared.text
     assert "No requests yet" in cleared.text
+    refused = http.get(path, params={"after": "figma:1"})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["pointer"] == "/query/after"
     http.delete(f"/v1/sandboxes/{sandbox_id}")
 
 

@@ -87,33 +87,18 @@ def test_the_list_query_leaves_out_empty_filters() -> None:
     )
 
 
-def _event(at: str) -> dict[str, Any]:
-    return {"at": at, "method": "GET", "path": "/"}
+ROWS = [(3, "github", {"path": "/a"}), (7, "slack", {"path": "/b"}), (9, "github", {})]
 
 
-JOURNAL = {
-    "github": [_event("2026-01-01T00:00:01"), _event("2026-01-01T00:00:04")],
-    "slack": [_event("2026-01-01T00:00:02"), _event("2026-01-01T00:00:03")],
-}
+def test_the_journal_is_shown_newest_first_with_ids_for_the_page() -> None:
+    entries = views.newest_first(ROWS)
+    assert [(e.id, e.service) for e in entries] == [(9, "github"), (7, "slack"), (3, "github")]
+    assert entries[0].dom_id == "entry-9"
 
 
-def test_the_journal_is_merged_newest_first() -> None:
-    order = [(e.service, e.index) for e in views.newest_first(JOURNAL)]
-    assert order == [("github", 1), ("slack", 1), ("slack", 0), ("github", 0)]
-    assert views.newest_first(JOURNAL)[0].dom_id == "entry-github-1"
-
-
-def test_the_cursor_yields_only_what_the_page_lacks() -> None:
-    cursor = views.parse_cursor(views.format_cursor({"github": [1], "slack": [1, 2]}))
-    assert cursor == {"github": 1, "slack": 2}
-    assert [(e.service, e.index) for e in views.newest_first(JOURNAL, cursor)] == [("github", 1)]
-    assert not views.journal_was_cleared(JOURNAL, cursor)
-    assert views.journal_was_cleared({"github": [], "slack": []}, cursor)
-
-
-@pytest.mark.parametrize("text", ["", "garbage", "github:x", ":3", "github:-1"])
-def test_an_unreadable_cursor_shows_everything(text: str) -> None:
-    assert len(views.newest_first(JOURNAL, views.parse_cursor(text))) == 4
+def test_the_cursor_is_the_newest_id_read() -> None:
+    assert views.last_id(ROWS) == 9
+    assert views.last_id([], 5) == 5  # nothing new: the page keeps its place
 
 
 def test_usage_comes_from_the_api_when_it_has_it() -> None:

@@ -361,6 +361,18 @@ class SandboxService:
         events = self.store.load_events(sandbox_id)
         return {name: events.get(name, []) for name in record.services}
 
+    def journal_since(
+        self, sandbox_id: str, after: int = 0
+    ) -> tuple[list[tuple[int, str, dict[str, Any]]], bool]:
+        """(entry id, service, entry) of the entries served after entry `after`, oldest first,
+        and whether entry `after` is gone (a reset, or trimmed): then every entry is returned,
+        for the reader to start again."""
+        if self.store.get(sandbox_id) is None:
+            raise SandboxNotFoundError(f"no sandbox {sandbox_id!r}")
+        self.flush_journal()
+        cleared = after > 0 and not self.store.has_event(sandbox_id, after)
+        return self.store.events_after(sandbox_id, 0 if cleared else after), cleared
+
     @property
     def journal_backlog(self) -> int:
         """Journal events served but not yet written to the store."""

@@ -258,6 +258,26 @@ class Store:
         return journal
 
     @_timed
+    def events_after(self, sandbox_id: str, after: int = 0) -> list[tuple[int, str, Any]]:
+        """(row id, service, event) of the events past row `after`, oldest first: a reader
+        that keeps the last id it saw reads only what is new."""
+        table = cast(Table, JournalRow.__table__)
+        query = (
+            select(table.c.id, table.c.service, table.c.event)
+            .where(table.c.sandbox_id == sandbox_id, table.c.id > after)
+            .order_by(table.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [(row.id, row.service, row.event) for row in connection.execute(query)]
+
+    @_timed
+    def has_event(self, sandbox_id: str, event_id: int) -> bool:
+        table = cast(Table, JournalRow.__table__)
+        query = select(table.c.id).where(table.c.sandbox_id == sandbox_id, table.c.id == event_id)
+        with self.engine.connect() as connection:
+            return connection.scalar(query) is not None
+
+    @_timed
     def clear_events(self, sandbox_id: str) -> None:
         table = cast(Table, JournalRow.__table__)
         with self.engine.begin() as connection:
@@ -351,6 +371,7 @@ class Store:
         with self._sessions() as session:
             return [_to_record(row) for row in session.scalars(query)]
 
+    @_timed
     def count(
         self,
         *,

@@ -33,7 +33,7 @@ STATUSES = [s.value for s in SandboxStatus]
 STYLESHEET = "static/dashboard.css"
 Text = Annotated[str, Query(max_length=128)]
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
-Cursor = Annotated[str, Query(max_length=4096)]
+Cursor = Annotated[int, Query(ge=0)]
 
 
 def install(app: FastAPI, service: SandboxService, templates: TemplateRegistry, host: str) -> None:
@@ -128,15 +128,15 @@ def dashboard_router(service: SandboxService, templates: TemplateRegistry, host:
             return render("ended.html", status=410, sandbox_id=sandbox_id, reason=exc.detail)
         except DoppelError as exc:
             return render("error.html", status=exc.status, title=exc.title, detail=exc.detail)
-        journal = service.journal(sandbox_id)
+        rows, _ = service.journal_since(sandbox_id)
         routes = request.app.routes
         return render(
             "sandbox.html",
             sandbox=shown,
             usage=guards.usage_of(shown, served(sandbox_id)),
-            entries=views.newest_first(journal)[: views.JOURNAL_SHOWN],
-            journal_total=sum(len(e) for e in journal.values()),
-            cursor=views.format_cursor(journal),
+            entries=views.newest_first(rows)[: views.JOURNAL_SHOWN],
+            journal_total=len(rows),
+            cursor=views.last_id(rows),
             diff_available=guards.diff_available(routes),
             checkpoints_available=guards.checkpoints_available(routes),
         )
@@ -152,22 +152,19 @@ def dashboard_router(service: SandboxService, templates: TemplateRegistry, host:
         )
 
     @ui.get("/sandboxes/{sandbox_id}/journal")
-    async def sandbox_journal(sandbox_id: str, after: Cursor = "") -> Response:
-        """What the page's journal lacks: new entries to add on top, or the whole journal
-        again when it was cleared; `HX-Trigger: journal-changed` tells the page's state and
-        diff to refresh."""
-        journal = service.journal(sandbox_id)
-        cursor = views.parse_cursor(after)
-        cleared = views.journal_was_cleared(journal, cursor)
-        entries = views.newest_first(journal, None if cleared else cursor)
-        changed = cleared or bool(entries)
+    async def sandbox_journal(sandbox_id: str, after: Cursor = 0) -> Response:
+        """What the page's journal lacks (entries past id `after`) to add on top, or the
+        whole journal again when it was cleared; `HX-Trigger: journal-changed` tells the
+        page's state and diff to refresh."""
+        rows, cleared = service.journal_since(sandbox_id, after)
+        changed = cleared or bool(rows)
         return render(
             "_journal_update.html",
             headers={"HX-Trigger": "journal-changed"} if changed else None,
             sandbox_id=sandbox_id,
-            entries=entries[: views.JOURNAL_SHOWN],
+            entries=views.newest_first(rows)[: views.JOURNAL_SHOWN],
             cleared=cleared,
-            cursor=views.format_cursor(journal),
+            cursor=views.last_id(rows, after),
         )
 
     @ui.get("/sandboxes/{sandbox_id}/state")

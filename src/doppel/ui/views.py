@@ -57,50 +57,22 @@ def query(**params: str | int) -> str:
 
 @dataclass(frozen=True)
 class Entry:
-    """One journal entry of one service, with its place in that service's journal."""
+    """One journal entry; `id` orders entries across services and is a page's cursor."""
 
+    id: int
     service: str
-    index: int
     event: Mapping[str, Any]
 
     @property
     def dom_id(self) -> str:
-        return f"entry-{self.service}-{self.index}"
+        return f"entry-{self.id}"
 
 
-Cursor = dict[str, int]  # per service: how many of its entries a page already shows
+def newest_first(rows: Sequence[tuple[int, str, Mapping[str, Any]]]) -> list[Entry]:
+    """`(id, service, event)` rows, oldest first as the store keeps them, turned around."""
+    return [Entry(i, service, event) for i, service, event in reversed(rows)]
 
 
-def parse_cursor(text: str) -> Cursor:
-    """`github:3,slack:0` → {"github": 3, "slack": 0}; anything unreadable counts as 0."""
-    cursor: Cursor = {}
-    for part in text.split(","):
-        name, _, count = part.rpartition(":")
-        if name and count.isdigit():
-            cursor[name] = int(count)
-    return cursor
-
-
-def format_cursor(journal: Mapping[str, Sequence[Any]]) -> str:
-    return ",".join(f"{name}:{len(events)}" for name, events in sorted(journal.items()))
-
-
-def newest_first(
-    journal: Mapping[str, Sequence[Mapping[str, Any]]], cursor: Cursor | None = None
-) -> list[Entry]:
-    """The entries past `cursor` (all of them without one), newest first."""
-    cursor = cursor or {}
-    entries = [
-        Entry(name, index, event)
-        for name, events in journal.items()
-        for index, event in enumerate(events)
-        if index >= cursor.get(name, 0)
-    ]
-    entries.sort(key=lambda e: (str(e.event.get("at", "")), e.service, e.index), reverse=True)
-    return entries
-
-
-def journal_was_cleared(journal: Mapping[str, Sequence[Any]], cursor: Cursor) -> bool:
-    """True when a service holds fewer entries than the page shows (a reset, or old entries
-    trimmed): the page's journal must be drawn again rather than added to."""
-    return any(len(journal.get(name, ())) < seen for name, seen in cursor.items())
+def last_id(rows: Sequence[tuple[int, str, Any]], before: int = 0) -> int:
+    """The cursor after reading `rows`: the newest id, or `before` when nothing is new."""
+    return rows[-1][0] if rows else before
