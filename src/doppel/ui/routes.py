@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated, Any
 
@@ -32,6 +31,7 @@ from doppel.ui.forms import config_fields
 STATUSES = [s.value for s in SandboxStatus]
 STYLESHEET = "static/dashboard.css"
 Text = Annotated[str, Query(max_length=128)]
+ServiceFilter = Annotated[str, Query(alias="service", max_length=128)]
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
 Cursor = Annotated[int, Query(ge=0)]
 
@@ -53,7 +53,7 @@ def dashboard_router(service: SandboxService, templates: TemplateRegistry, host:
     def render(
         name: str, status: int = 200, headers: Mapping[str, str] | None = None, **context: Any
     ) -> HTMLResponse:
-        context.setdefault("now", datetime.now(UTC).isoformat())
+        context.setdefault("now", service.clock.now().isoformat())  # countdowns run on it
         html = env.get_template(name).render(**context)
         return HTMLResponse(html, status_code=status, headers=headers)
 
@@ -98,20 +98,20 @@ def dashboard_router(service: SandboxService, templates: TemplateRegistry, host:
 
     @ui.get("/")
     async def sandboxes(
-        agent: Text = "", status: Text = "", service: Text = "", page: PageNumber = 1
+        agent: Text = "", status: Text = "", held: ServiceFilter = "", page: PageNumber = 1
     ) -> HTMLResponse:
         return render(
             "sandboxes.html",
             statuses=STATUSES,
             services=templates.names(),
-            **listed(agent, status, service, page),
+            **listed(agent, status, held, page),
         )
 
     @ui.get("/sandboxes/rows")
     async def sandbox_rows(
-        agent: Text = "", status: Text = "", service: Text = "", page: PageNumber = 1
+        agent: Text = "", status: Text = "", held: ServiceFilter = "", page: PageNumber = 1
     ) -> HTMLResponse:
-        return render("_rows.html", **listed(agent, status, service, page))
+        return render("_rows.html", **listed(agent, status, held, page))
 
     @ui.get("/new")
     async def new_sandbox() -> HTMLResponse:
