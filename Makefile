@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck unit bench-deps clean lock
+.PHONY: serve test lint typecheck unit browser bench-deps clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/pytest -p no:cacheprovider
+
+# Debian's chromium for the dashboard's browser tests (tests/ui) and bench/dashboard_paint.py,
+# driven by Playwright; `playwright install` is never run (it downloads a browser of its own).
+browser:
+	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 # Peers and load generator for bench/: Stoplight Prism from npm (pinned in bench/.prism) and wrk.
 bench-deps:

@@ -66,3 +66,39 @@ def test_purging_a_tombstone_drops_its_state_and_journal(store: Store) -> None:
     assert store.purge(NOW + timedelta(seconds=1)) == 1
     assert store.get("s1") is None
     assert store.load_state("s1") == {} and store.load_events("s1") == {}
+
+
+def test_find_pages_newest_first_and_filters_by_service(store: Store) -> None:
+    for i in range(7):
+        record = _record(f"s{i}", agent="a" if i % 2 else "b")
+        record.created_at = NOW + timedelta(seconds=i)
+        if i == 3:
+            record.services = {"chat": ServiceRecord("chat", "slack")}
+        store.reserve(record, quota=10)
+    assert [r.id for r in store.find(limit=3)] == ["s6", "s5", "s4"]
+    assert [r.id for r in store.find(limit=3, offset=3)] == ["s3", "s2", "s1"]
+    assert [r.id for r in store.find(service="slack")] == ["s3"]  # by template
+    assert [r.id for r in store.find(service="chat")] == ["s3"]  # by name
+    assert [r.id for r in store.find(agent_id="a", service="github")] == ["s5", "s1"]
+    assert store.count() == 7 and store.count(service="github") == 6
+    assert store.count(agent_id="b", statuses=["creating"]) == 4
+    assert store.count(statuses=["running"]) == 0
+
+
+def test_events_are_read_past_a_cursor_of_row_ids(store: Store) -> None:
+    store.reserve(_record("s1"), quota=5)
+    store.reserve(_record("s2"), quota=5)
+    store.save_events([("s1", "github", {"n": 0}), ("s2", "github", {"n": 9})], keep=10)
+    store.save_events([("s1", "slack", {"n": 1}), ("s1", "github", {"n": 2})], keep=10)
+    rows = store.events_after("s1")
+    assert [(service, event) for _, service, event in rows] == [
+        ("github", {"n": 0}),
+        ("slack", {"n": 1}),
+        ("github", {"n": 2}),
+    ]
+    ids = [i for i, _, _ in rows]
+    assert ids == sorted(ids) and store.events_after("s1", ids[0]) == rows[1:]
+    assert store.events_after("s1", ids[-1]) == []
+    assert store.has_event("s1", ids[1]) and not store.has_event("s2", ids[1])
+    store.clear_events("s1")
+    assert not store.has_event("s1", ids[1])

@@ -31,6 +31,7 @@ from doppel.sandboxes.static import StaticSandboxes
 from doppel.settings import Settings
 from doppel.store import Store
 from doppel.templates import REGISTERED, TemplateRegistry
+from doppel.ui import install as install_dashboard
 
 log = logging.getLogger("doppel")
 
@@ -113,6 +114,7 @@ def create_app(
     problems.install(app)
     app.include_router(sandbox_router(service, settings.url_host, metrics, static))
     app.include_router(template_router(templates, service, store, settings))
+    install_dashboard(app, service, templates, settings.url_host)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -60,12 +60,12 @@ def template_router(
 
     @api.get("/templates", response_model=list[TemplateSummary])
     async def list_templates() -> list[TemplateSummary]:
-        return [_summary(t, service) for t in templates]
+        return [template_summary(t, service) for t in templates]
 
     @api.get("/templates/{name}", response_model=TemplateDetail)
     async def get_template(name: str) -> TemplateDetail:
         template = templates.get(name)
-        return _detail(template, template.compile(service.cache))
+        return template_detail(template, template.compile(service.cache))
 
     # -- registration: compiled off the event loop, persisted, then served at once ------------
 
@@ -233,10 +233,10 @@ def _check_replaceable(templates: TemplateRegistry, name: str) -> None:
 
 def _checked_detail(template: Template, cache: SpecCache) -> TemplateDetail:
     """Runs in a worker thread: parse, check and compile the spec, try the schema and fixtures."""
-    return _detail(template, template.check(cache))
+    return template_detail(template, template.check(cache))
 
 
-def _detail(template: Template, compiled: CompiledSpec) -> TemplateDetail:
+def template_detail(template: Template, compiled: CompiledSpec) -> TemplateDetail:
     raw = compiled.document
     return TemplateDetail(
         name=template.name,
@@ -341,7 +341,7 @@ def _relocated(exc: SpecError, where: str, *, inside: bool) -> SpecError:
     return SpecError(exc.detail, errors=errors or [FieldError(where, exc.detail)], **exc.extra)
 
 
-def _summary(template: Template, service: SandboxService) -> TemplateSummary:
+def template_summary(template: Template, service: SandboxService) -> TemplateSummary:
     compiled = template.compile(service.cache)
     return TemplateSummary(
         name=template.name,

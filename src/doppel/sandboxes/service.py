@@ -326,8 +326,26 @@ class SandboxService:
             )
         return record
 
-    def find(self, agent_id: str | None = None, status: str | None = None) -> list[SandboxRecord]:
-        return self.store.find(agent_id=agent_id, statuses=[status] if status else None)
+    def find(
+        self,
+        agent_id: str | None = None,
+        status: str | None = None,
+        *,
+        service: str | None = None,
+        offset: int = 0,
+        limit: int = 1000,
+    ) -> list[SandboxRecord]:
+        """Newest first; `service` keeps those holding a service of that name or template."""
+        statuses = [status] if status else None
+        return self.store.find(
+            agent_id=agent_id, statuses=statuses, service=service, offset=offset, limit=limit
+        )
+
+    def count(
+        self, agent_id: str | None = None, status: str | None = None, *, service: str | None = None
+    ) -> int:
+        statuses = [status] if status else None
+        return self.store.count(agent_id=agent_id, statuses=statuses, service=service)
 
     def instance(self, sandbox_id: str, service: str) -> ServiceInstance | None:
         running = self.running.get(sandbox_id)
@@ -342,6 +360,18 @@ class SandboxService:
         self.flush_journal()
         events = self.store.load_events(sandbox_id)
         return {name: events.get(name, []) for name in record.services}
+
+    def journal_since(
+        self, sandbox_id: str, after: int = 0
+    ) -> tuple[list[tuple[int, str, dict[str, Any]]], bool]:
+        """(entry id, service, entry) of the entries served after entry `after`, oldest first,
+        and whether entry `after` is gone (a reset, or trimmed): then every entry is returned,
+        for the reader to start again."""
+        if self.store.get(sandbox_id) is None:
+            raise SandboxNotFoundError(f"no sandbox {sandbox_id!r}")
+        self.flush_journal()
+        cleared = after > 0 and not self.store.has_event(sandbox_id, after)
+        return self.store.events_after(sandbox_id, 0 if cleared else after), cleared
 
     @property
     def journal_backlog(self) -> int:

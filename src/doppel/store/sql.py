@@ -16,6 +16,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    ColumnElement,
     Engine,
     Table,
     bindparam,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -256,6 +258,26 @@ class Store:
         return journal
 
     @_timed
+    def events_after(self, sandbox_id: str, after: int = 0) -> list[tuple[int, str, Any]]:
+        """(row id, service, event) of the events past row `after`, oldest first: a reader
+        that keeps the last id it saw reads only what is new."""
+        table = cast(Table, JournalRow.__table__)
+        query = (
+            select(table.c.id, table.c.service, table.c.event)
+            .where(table.c.sandbox_id == sandbox_id, table.c.id > after)
+            .order_by(table.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [(row.id, row.service, row.event) for row in connection.execute(query)]
+
+    @_timed
+    def has_event(self, sandbox_id: str, event_id: int) -> bool:
+        table = cast(Table, JournalRow.__table__)
+        query = select(table.c.id).where(table.c.sandbox_id == sandbox_id, table.c.id == event_id)
+        with self.engine.connect() as connection:
+            return connection.scalar(query) is not None
+
+    @_timed
     def clear_events(self, sandbox_id: str) -> None:
         table = cast(Table, JournalRow.__table__)
         with self.engine.begin() as connection:
@@ -334,15 +356,32 @@ class Store:
         *,
         agent_id: str | None = None,
         statuses: Iterable[str] | None = None,
+        service: str | None = None,
         limit: int = 1000,
+        offset: int = 0,
     ) -> list[SandboxRecord]:
-        query = select(SandboxRow).order_by(SandboxRow.created_at.desc()).limit(limit)
-        if agent_id is not None:
-            query = query.where(SandboxRow.agent_id == agent_id)
-        if statuses is not None:
-            query = query.where(SandboxRow.status.in_(list(statuses)))
+        """Newest first; `service` keeps sandboxes holding a service of that name or template."""
+        query = (
+            select(SandboxRow)
+            .where(*_matching(agent_id, statuses, service))
+            .order_by(SandboxRow.created_at.desc(), SandboxRow.id)
+            .offset(offset)
+            .limit(limit)
+        )
         with self._sessions() as session:
             return [_to_record(row) for row in session.scalars(query)]
+
+    @_timed
+    def count(
+        self,
+        *,
+        agent_id: str | None = None,
+        statuses: Iterable[str] | None = None,
+        service: str | None = None,
+    ) -> int:
+        query = select(func.count()).select_from(SandboxRow)
+        with self._sessions() as session:
+            return session.scalar(query.where(*_matching(agent_id, statuses, service))) or 0
 
     def live(self) -> list[SandboxRecord]:
         return self.find(statuses=_LIVE, limit=1_000_000)
@@ -375,6 +414,24 @@ def _sqlite_pragmas(connection: Any, _: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _matching(
+    agent_id: str | None, statuses: Iterable[str] | None, service: str | None
+) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if agent_id is not None:
+        where.append(SandboxRow.agent_id == agent_id)
+    if statuses is not None:
+        where.append(SandboxRow.status.in_(list(statuses)))
+    if service is not None:
+        held = or_(ServiceRow.name == service, ServiceRow.template == service)
+        where.append(
+            select(ServiceRow.sandbox_id)
+            .where(ServiceRow.sandbox_id == SandboxRow.id, held)
+            .exists()
+        )
+    return where
 
 
 def _to_record(row: SandboxRow) -> SandboxRecord:
