@@ -45,7 +45,7 @@ def diff_service(world: World, kinds: Collection[str], base: State, now: State) 
             elif after is _ABSENT:
                 deleted.append({**entry, "before": before})
             else:
-                patch = jsonpatch.make_patch(before, after).patch
+                patch = _patch(before, after)
                 changed.append({**entry, "before": before, "after": after, "patch": patch})
     return {"created": created, "changed": changed, "deleted": deleted}
 
@@ -66,6 +66,17 @@ def diff(
         for what in ("created", "changed", "deleted")
     }
     return {"summary": summary, "services": services}
+
+
+def _patch(before: Any, after: Any) -> list[dict[str, Any]]:
+    """The JSON Patch from `before` to `after`. An item changes a few of its fields: jsonpatch
+    is given only those (each op's path stays whole), which makes it several times faster."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        differ = [k for k in {**before, **after} if before.get(k, _ABSENT) != after.get(k, _ABSENT)]
+        before = {k: before[k] for k in differ if k in before}
+        after = {k: after[k] for k in differ if k in after}
+    ops: list[dict[str, Any]] = jsonpatch.make_patch(before, after).patch
+    return ops
 
 
 def _present(value: Any) -> Any:
