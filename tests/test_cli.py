@@ -319,3 +319,54 @@ def test_requests_state_and_reset(doppel: Doppel, agent: str) -> None:
     assert json.loads(doppel("sandbox", "state", sandbox["sandbox_id"]).stdout) == {"github": {}}
     quiet = doppel("sandbox", "requests", sandbox["sandbox_id"])
     assert "answered no request yet" in quiet.stdout
+
+
+def test_show_prints_the_usage(doppel: Doppel, agent: str) -> None:
+    sandbox = created(doppel, agent, "github")
+    github = sandbox["services"]["github"]
+    auth = credentials("github", github["token"])
+    for number in (1, 404):
+        httpx.get(f"{github['url']}/repos/doppel/sandbox/issues/{number}", headers=auth)
+
+    shown = doppel("sandbox", "show", sandbox["sandbox_id"])
+
+    assert shown.exit_code == 0, shown.output
+    assert "Usage: 2 requests, 1 errors" in shown.stdout
+    assert "overlays" in shown.stdout and "journal" in shown.stdout
+    usage = json.loads(doppel("sandbox", "show", sandbox["sandbox_id"], "--json").stdout)["usage"]
+    assert (usage["requests"], usage["errors"]) == (2, 1)
+
+
+def test_diff_checkpoint_restore_and_fork(doppel: Doppel, agent: str) -> None:
+    sandbox = created(doppel, agent, "github")
+    sandbox_id, github = sandbox["sandbox_id"], sandbox["services"]["github"]
+    issue = f"{github['url']}/repos/doppel/sandbox/issues/2"
+    auth = credentials("github", github["token"])
+    saved = doppel("sandbox", "checkpoint", sandbox_id, "--name", "start")
+    assert saved.exit_code == 0 and "Checkpoint start" in saved.stdout
+    closed = httpx.patch(issue, json={"state": "closed"}, headers=auth, trust_env=False)
+    assert closed.status_code == 200
+
+    shown = doppel("sandbox", "diff", sandbox_id)
+
+    assert shown.exit_code == 0, shown.output
+    assert "0 created, 1 changed, 0 deleted" in shown.stdout
+    assert "doppel/sandbox#2" in shown.stdout and "replace /state" in shown.stdout
+    as_json = json.loads(doppel("sandbox", "diff", sandbox_id, "--since", "start", "--json").stdout)
+    assert as_json["since"] == "start" and as_json["summary"]["changed"] == 1
+    unknown = doppel("sandbox", "diff", sandbox_id, "--since", "nope")
+    assert unknown.exit_code == 1 and "/since" in unknown.stderr
+    listed = doppel("sandbox", "checkpoints", sandbox_id, "--json")
+    assert [c["name"] for c in json.loads(listed.stdout)["checkpoints"]] == ["start"]
+    assert "start" in doppel("sandbox", "checkpoints", sandbox_id).stdout
+
+    forked = doppel("sandbox", "fork", sandbox_id, "--json")
+    assert forked.exit_code == 0, forked.output
+    fork = json.loads(forked.stdout)
+    assert fork["sandbox_id"] != sandbox_id and fork["agent_id"] == agent
+    restored = doppel("sandbox", "restore", sandbox_id, "start")
+    assert restored.exit_code == 0 and "restored to checkpoint start" in restored.stdout
+    assert httpx.get(issue, headers=auth, trust_env=False).json()["state"] == "open"
+    fork_issue = f"{fork['services']['github']['url']}/repos/doppel/sandbox/issues/2"
+    fork_auth = credentials("github", fork["services"]["github"]["token"])
+    assert httpx.get(fork_issue, headers=fork_auth, trust_env=False).json()["state"] == "closed"

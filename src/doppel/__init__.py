@@ -13,8 +13,11 @@ if typing.TYPE_CHECKING:
         Sandbox,
         ServiceInfo,
         TemplateInfo,
+        Usage,
     )
     from doppel.errors import (
+        CheckpointExistsError,
+        CheckpointNotFoundError,
         ConfigError,
         DoppelError,
         FieldError,
@@ -32,6 +35,8 @@ if typing.TYPE_CHECKING:
     )
 
 __all__ = [
+    "CheckpointExistsError",
+    "CheckpointNotFoundError",
     "Client",
     "ClientError",
     "ConfigError",
@@ -52,10 +57,19 @@ __all__ = [
     "SpecError",
     "TemplateInfo",
     "TemplateNotFoundError",
+    "Usage",
 ]
 
 _FROM_CLIENT = frozenset(
-    {"Client", "ClientError", "ConnectionFailedError", "Sandbox", "ServiceInfo", "TemplateInfo"}
+    {
+        "Client",
+        "ClientError",
+        "ConnectionFailedError",
+        "Sandbox",
+        "ServiceInfo",
+        "TemplateInfo",
+        "Usage",
+    }
 )
 
 

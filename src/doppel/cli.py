@@ -343,6 +343,122 @@ def sandbox_reset(
     )
 
 
+@sandbox_app.command("diff")
+def sandbox_diff(
+    sandbox_id: Annotated[str, typer.Argument(metavar="ID")],
+    since: Annotated[
+        str | None, typer.Option("--since", help="A checkpoint; by default creation.")
+    ] = None,
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """What the agent created, changed and deleted, per service and resource."""
+    with _client(url) as client:
+        found = client.diff(sandbox_id, since=since)
+    if as_json:
+        _echo_json(found)
+        return
+    summary = found["summary"]
+    out.print(
+        f"Since {escape(found['since'])}: {summary['created']} created, "
+        f"{summary['changed']} changed, {summary['deleted']} deleted."
+    )
+    table = Table("Service", "", "Resource", "Key", "Patch")
+    for column in table.columns[:4]:  # names stay whole; the patch wraps, one op a line
+        column.no_wrap = True
+    for name, changes in found["services"].items():
+        for what in ("created", "changed", "deleted"):
+            for change in changes[what]:
+                table.add_row(
+                    escape(name),
+                    _MARKS[what],
+                    escape(change["resource"]),
+                    escape(change["key"]),
+                    escape(_patch_summary(change.get("patch") or ())),
+                )
+    if table.rows:
+        out.print(table)
+
+
+_MARKS = {"created": "[green]+[/green]", "changed": "[yellow]~[/yellow]", "deleted": "[red]-[/red]"}
+
+
+def _patch_summary(patch: Any) -> str:
+    """`replace /state` (a line per op): what a JSON Patch touches."""
+    return "\n".join(f"{op['op']} {op['path']}" for op in patch)
+
+
+@sandbox_app.command("checkpoint")
+def sandbox_checkpoint(
+    sandbox_id: Annotated[str, typer.Argument(metavar="ID")],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Unique in the sandbox; by default checkpoint-N.")
+    ] = None,
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """Name the sandbox's current state, to diff against or restore later."""
+    with _client(url) as client:
+        made = client.checkpoint(sandbox_id, name)
+    if as_json:
+        _echo_json(made)
+        return
+    out.print(f"Checkpoint {escape(made['name'])} of sandbox {escape(sandbox_id)} saved.")
+
+
+@sandbox_app.command("checkpoints")
+def sandbox_checkpoints(
+    sandbox_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """The sandbox's checkpoints, oldest first."""
+    with _client(url) as client:
+        found = client.checkpoints(sandbox_id)
+    if as_json:
+        _echo_json({"checkpoints": found})
+        return
+    if not found:
+        out.print(f"Sandbox {escape(sandbox_id)} has no checkpoint.")
+        return
+    table = Table("Checkpoint", "Created (UTC)")
+    for checkpoint in found:
+        created = datetime.fromisoformat(checkpoint["created_at"])
+        table.add_row(escape(checkpoint["name"]), _when(created))
+    out.print(table)
+
+
+@sandbox_app.command("restore")
+def sandbox_restore(
+    sandbox_id: Annotated[str, typer.Argument(metavar="ID")],
+    checkpoint: Annotated[str, typer.Argument(help="The checkpoint to return to.")],
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """Put every service's state back to a checkpoint's (the journal is kept)."""
+    with _client(url) as client:
+        sandbox = client.restore(sandbox_id, checkpoint)
+    _report(sandbox, as_json, f"Sandbox {sandbox.id} restored to checkpoint {escape(checkpoint)}.")
+
+
+@sandbox_app.command("fork")
+def sandbox_fork(
+    sandbox_id: Annotated[str, typer.Argument(metavar="ID")],
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="The fork's agent; by default the source's.")
+    ] = None,
+    ttl: Annotated[float | None, typer.Option("--ttl", help="Minutes to live.")] = None,
+    url: Url = DEFAULT_URL,
+    as_json: AsJson = False,
+) -> None:
+    """A new sandbox on new URLs, with the same templates, configs and state."""
+    with _client(url) as client:
+        sandbox = client.fork(sandbox_id, agent_id=agent, ttl_minutes=ttl)
+    if not as_json:
+        out.print(f"Forked sandbox {escape(sandbox_id)}:")
+    _print_sandbox(sandbox, as_json)
+
+
 @templates_app.callback(invoke_without_command=True)
 def templates(ctx: typer.Context, url: Url = DEFAULT_URL, as_json: AsJson = False) -> None:
     """List the templates; `doppel templates show NAME` describes one."""
@@ -552,11 +668,31 @@ def _print_sandbox(sandbox: Sandbox, as_json: bool) -> None:
         f"{sandbox.status}" + (f" ({escape(sandbox.reason)})" if sandbox.reason else "")
     )
     out.print(f"Expires at {_when(sandbox.expires_at)} UTC (TTL {sandbox.ttl_minutes:g} min)")
-    table = Table("Service", "Template", "Status", "URL")
+    usage = sandbox.usage
+    held = ", ".join(f"{kind} {_bytes(n)}" for kind, n in usage.bytes.items())
+    last = f"{_when(usage.last_activity)} UTC" if usage.last_activity else "never"
+    out.print(f"Usage: {usage.requests} requests, {usage.errors} errors, last {last}; holds {held}")
+    table = Table("Service", "Template", "Status", "URL", "Requests", "Errors")
     table.columns[3].no_wrap = True
+    for column in table.columns[4:]:
+        column.justify = "right"
     for name, info in sorted(sandbox.services.items()):
-        table.add_row(escape(name), escape(info.template), info.status, info.url or "-")
+        table.add_row(
+            escape(name),
+            escape(info.template),
+            info.status,
+            info.url or "-",
+            str(info.usage.requests),
+            str(info.usage.errors),
+        )
     out.print(table)
+
+
+def _bytes(count: int) -> str:
+    if count < 1024:
+        return f"{count} B"
+    kib = count / 1024
+    return f"{kib:.1f} KiB" if kib < 1024 else f"{kib / 1024:.1f} MiB"
 
 
 def _report(sandbox: Sandbox, as_json: bool, message: str) -> None:

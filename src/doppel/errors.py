@@ -164,6 +164,20 @@ class StaticStartError(DoppelError):
     title = "Static mode could not start"
 
 
+class CheckpointNotFoundError(DoppelError):
+    status = 404
+    slug = "checkpoint-not-found"
+    title = "Checkpoint not found"
+
+
+class CheckpointExistsError(DoppelError):
+    """A checkpoint name is taken in this sandbox (names say which state a grader means)."""
+
+    status = 409
+    slug = "checkpoint-exists"
+    title = "Checkpoint exists"
+
+
 class PortsExhaustedError(DoppelError):
     status = 503
     slug = "ports-exhausted"

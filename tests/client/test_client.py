@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 from doppel import (
+    CheckpointExistsError,
+    CheckpointNotFoundError,
     Client,
     ClientError,
     ConnectionFailedError,
@@ -23,6 +25,7 @@ from doppel import (
     SandboxGoneError,
     SandboxNotFoundError,
     TemplateNotFoundError,
+    Usage,
 )
 from tests.servers import ControlPlane, credentials, free_port, port_is_closed
 
@@ -384,3 +387,39 @@ def test_state_and_reset_through_the_client(client: Client, agent: str) -> None:
         assert [i["title"] for i in issues.values()] == ["T"]
         sandbox.reset()
         assert sandbox.state()["github"] == {} and sandbox.status == "running"
+
+
+def test_usage_diff_checkpoints_restore_and_fork_through_the_client(
+    client: Client, agent: str
+) -> None:
+    with client.create_sandbox(agent, ["github"]) as sandbox:
+        issues = f"{sandbox.url('github')}/repos/doppel/sandbox/issues"
+        auth = credentials("github", sandbox.token("github"))
+        saved = sandbox.checkpoint("clean")
+        assert saved["name"] == "clean" and saved["sandbox_id"] == sandbox.id
+        with pytest.raises(CheckpointExistsError) as taken:
+            client.checkpoint(sandbox.id, "clean")
+        assert taken.value.errors[0].pointer == "/name"
+        made = httpx.post(issues, json={"title": "by the client"}, headers=auth, trust_env=False)
+        assert made.status_code == 201
+        httpx.get(f"{issues}/999", headers=auth, trust_env=False)
+
+        sandbox.refresh()
+        assert isinstance(sandbox.usage, Usage)
+        assert (sandbox.usage.requests, sandbox.usage.errors) == (2, 1)
+        assert sandbox.usage.last_activity is not None
+        assert set(sandbox.usage.bytes) == {"state", "journal", "overlays"}
+        assert sandbox.services["github"].usage.requests == 2
+        diff = sandbox.diff()
+        assert diff["summary"] == {"created": 1, "changed": 0, "deleted": 0}
+        assert client.diff(sandbox.id, since="clean")["since"] == "clean"
+        with pytest.raises(CheckpointNotFoundError):
+            client.diff(sandbox.id, since="nope")
+        assert [c["name"] for c in client.checkpoints(sandbox.id)] == ["clean"]
+
+        with sandbox.fork(ttl_minutes=5) as fork:
+            assert fork.id != sandbox.id and fork.url("github") != sandbox.url("github")
+            assert fork.diff()["services"] == diff["services"]
+            sandbox.restore("clean")
+            assert sandbox.diff()["summary"]["created"] == 0
+            assert fork.diff()["summary"]["created"] == 1  # the fork keeps its own

@@ -1,13 +1,19 @@
-"""The SQLite store: migrations, the quota-guarded insert, state and journal rows."""
+"""The SQLite store: migrations, the quota-guarded insert, state and journal rows, usage and
+checkpoints."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
 
-from doppel.store import SandboxRecord, SandboxStatus, ServiceRecord, Store
+from doppel.store import CheckpointRecord, SandboxRecord, SandboxStatus, ServiceRecord, Store
+from doppel.store.sql import MIGRATIONS
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -102,3 +108,96 @@ def test_events_are_read_past_a_cursor_of_row_ids(store: Store) -> None:
     assert store.has_event("s1", ids[1]) and not store.has_event("s2", ids[1])
     store.clear_events("s1")
     assert not store.has_event("s1", ids[1])
+
+
+def test_usage_counts_what_the_journal_was_told_and_the_bytes_stored(store: Store) -> None:
+    store.reserve(_record("s1"), quota=5)
+    event = {"status": 404, "path": "/x"}
+    store.save_events([("s1", "github", event)], keep=10, tally={("s1", "github"): (3, 1, NOW)})
+    store.save_events([], keep=10, tally={("s1", "github"): (2, 0, NOW + timedelta(seconds=5))})
+    store.save_state("s1", "github", [("issue:o/r", "1", {"title": "é"})])
+
+    usage = store.usage(["s1", "unknown"])
+
+    github = usage["s1"].services["github"]
+    assert (github.requests, github.errors) == (5, 1)
+    assert github.last_activity == NOW + timedelta(seconds=5)
+    assert usage["s1"].bytes == {
+        "state": len(json.dumps({"title": "é"}).encode()),
+        "journal": len(json.dumps(event).encode()),
+        "overlays": 0,
+    }
+    assert usage["unknown"].requests == 0 and usage["unknown"].last_activity is None
+
+
+def test_checkpoints_keep_their_state_refuse_a_taken_name_and_go_with_the_tombstone(
+    store: Store,
+) -> None:
+    record = _record("s1")
+    store.reserve(record, quota=5)
+    state = {"github": {"issue:o/r": {"1": {"n": 1}, "2": None}}}
+    assert store.save_checkpoint(CheckpointRecord("s1", "one", NOW, state))
+    assert not store.save_checkpoint(CheckpointRecord("s1", "one", NOW, {}))
+    assert store.save_checkpoint(CheckpointRecord("s1", "two", NOW + timedelta(seconds=1)))
+
+    assert [c.name for c in store.checkpoints("s1")] == ["one", "two"]
+    found = store.checkpoint("s1", "one")
+    assert found is not None and found.state == state
+    assert store.checkpoint("s1", "three") is None
+
+    record.status, record.ended_at = SandboxStatus.DELETED, NOW
+    store.save(record)
+    store.purge(NOW + timedelta(seconds=1))
+    assert store.checkpoints("s1") == [] and store.checkpoint("s1", "one") is None
+
+
+def test_replacing_state_keeps_the_given_order_and_nothing_else(store: Store) -> None:
+    store.reserve(_record("s1"), quota=5)
+    store.save_state("s1", "github", [("issue:o/r", "9", {"n": 9})])
+
+    store.replace_state("s1", {"github": {"issue:o/r": {"2": {"n": 2}, "1": None}}})
+
+    assert store.load_state("s1") == {"github": {"issue:o/r": {"2": {"n": 2}, "1": None}}}
+    assert list(store.load_state("s1")["github"]["issue:o/r"]) == ["2", "1"]
+
+
+def test_the_migration_from_0005_sizes_old_rows_and_counts_old_journals(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+        connection.execute(
+            text(
+                "INSERT INTO sandboxes VALUES ('s1', 'a', 'running', NULL, :now, :now, NULL, 5, 1)"
+            ),
+            {"now": NOW},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO services (sandbox_id, name, position, template, port, active, "
+                "status, config) VALUES ('s1', 'github', 0, 'github', NULL, 0, 'running', '{}')"
+            )
+        )
+        events = [
+            json.dumps({"status": status, "at": f"2026-01-01T00:00:0{status // 200}+00:00"})
+            for status in (200, 422)
+        ]
+        journal = "INSERT INTO journal (sandbox_id, service, event) VALUES ('s1', 'github', :e)"
+        for event in events:
+            connection.execute(text(journal), {"e": event})
+        connection.execute(
+            text("INSERT INTO service_state VALUES ('s1', 'github', 'issue:o/r', '1', 1, 0, :v)"),
+            {"v": json.dumps({"n": 1})},
+        )
+    engine.dispose()
+
+    usage = Store(url).usage(["s1"])["s1"]
+
+    github = usage.services["github"]
+    assert (github.requests, github.errors) == (2, 1)
+    assert github.last_activity == datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC)
+    assert usage.bytes["state"] == len(json.dumps({"n": 1}))
+    assert usage.bytes["journal"] == sum(len(e) for e in events)

@@ -154,6 +154,17 @@ def test_a_sandbox_from_form_to_journal_to_deletion(
         expect(missed.locator(".near-misses li").first).to_contain_text(misses[0]["path"])
     expect(page.locator("#state")).to_contain_text("shipped from the test")  # refreshed too
 
+    # -- what it changed, its usage, a checkpoint ---------------------------------------------
+    diff = page.locator("#diff")
+    expect(diff).to_contain_text("1 created, 0 changed, 0 deleted since creation")
+    expect(diff.locator("details.diff-created summary")).to_contain_text("created slack messages")
+    expect(page.locator("#usage")).to_contain_text("2, 0 errors")  # Slack refuses with a 200
+    page.locator("form[data-action=checkpoint] input[name=name]").fill("after-post")
+    page.get_by_role("button", name="Checkpoint").click()
+    expect(page.locator(".action-result")).to_contain_text("Checkpoint after-post saved")
+    saved = _api(control_plane, f"/v1/sandboxes/{sandbox_id}/checkpoints").json()
+    assert [c["name"] for c in saved["checkpoints"]] == ["after-post"]
+
     # -- extend -----------------------------------------------------------------------------
     old_expiry = datetime.fromisoformat(sandbox["expires_at"])
     page.locator("form[data-action=extend] input").fill("30")

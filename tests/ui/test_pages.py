@@ -141,3 +141,19 @@ def test_sections_of_the_pending_contract_say_they_are_unavailable(
     has_checkpoints = "post" in paths.get("/v1/sandboxes/{sandbox_id}/checkpoints", {})
     assert ("Checkpoint (unavailable)" in page) is not has_checkpoints
     http.delete(f"/v1/sandboxes/{sandbox_id}")
+
+
+def test_the_summary_and_the_list_show_the_apis_usage(http: httpx.Client) -> None:
+    sandbox = _create(http, "usage-agent", {"figma": {"mock_responses": {"/hello": {"hi": 1}}}})
+    sandbox_id, figma = sandbox["sandbox_id"], sandbox["services"]["figma"]["url"]
+    httpx.get(f"{figma}/v1/hello", trust_env=False)
+    httpx.get(f"{figma}/v1/nothing-here", trust_env=False)
+
+    summary = http.get(f"/ui/sandboxes/{sandbox_id}/summary").text
+
+    assert re.search(r'id="usage">\s*2, 1 errors', summary), summary
+    assert "full usage unavailable" not in summary
+    assert '<td class="service-usage">2 <span class="muted">(1 errors)</span></td>' in summary
+    page = http.get(f"/ui/sandboxes/{sandbox_id}").text
+    assert re.search(r'id="usage">\s*2, 1 errors', page)
+    http.delete(f"/v1/sandboxes/{sandbox_id}")

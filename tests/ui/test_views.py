@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from doppel.ui import guards, views
 from doppel.ui.forms import config_fields
@@ -111,16 +111,24 @@ def test_usage_comes_from_the_api_when_it_has_it() -> None:
     }
 
 
+def _served(*routes: tuple[str, str]) -> guards.Served:
+    """What an app serves that includes, under `/v1` as the control plane does, a router of
+    `routes` (method, path)."""
+    router = APIRouter(prefix="/v1")
+    for method, path in routes:
+        router.add_api_route(path.removeprefix("/v1"), lambda: None, methods=[method])
+    app = FastAPI()
+    app.include_router(router)
+    return guards.served(app.openapi())
+
+
 def test_contract_sections_follow_the_routes_served() -> None:
-    router = APIRouter()
-    assert not guards.diff_available(router.routes)
-    assert not guards.checkpoints_available(router.routes)
-    router.add_api_route(guards.DIFF, lambda: None, methods=["GET"])
-    router.add_api_route(guards.CHECKPOINTS, lambda: None, methods=["GET"])
-    assert guards.diff_available(router.routes)
-    assert not guards.checkpoints_available(router.routes)  # listing is not making one
-    router.add_api_route(guards.CHECKPOINTS, lambda: None, methods=["POST"])
-    assert guards.checkpoints_available(router.routes)
+    assert not guards.diff_available(_served())
+    assert not guards.checkpoints_available(_served())
+    listing = _served(("GET", guards.DIFF), ("GET", guards.CHECKPOINTS))
+    assert guards.diff_available(listing)
+    assert not guards.checkpoints_available(listing)  # listing is not making one
+    assert guards.checkpoints_available(_served(("POST", guards.CHECKPOINTS)))
 
 
 def _summary(sandbox: dict[str, Any], served: dict[str, int]) -> str:

@@ -1,4 +1,5 @@
-"""The sandbox routes: the user's create contract, list, get, delete, extend, the journal."""
+"""The sandbox routes: the user's create contract, list, get, delete, extend, the journal;
+state, diffs, checkpoints, restore and fork."""
 
 from __future__ import annotations
 
@@ -11,8 +12,15 @@ from starlette.responses import JSONResponse, Response
 from doppel.api.metrics import Metrics
 from doppel.api.schemas import (
     AGENT_ID,
+    CheckpointList,
+    CheckpointOut,
+    CreatedCheckpoint,
     CreateSandbox,
+    DiffOut,
     Extend,
+    Fork,
+    NewCheckpoint,
+    Restore,
     SandboxList,
     SandboxOut,
     StaticSandboxOut,
@@ -37,7 +45,11 @@ def sandbox_router(
     api = APIRouter(prefix="/v1")
 
     def out(record: SandboxRecord) -> SandboxOut:
-        return SandboxOut.of(record, host)
+        return SandboxOut.of(record, host, service.usage([record])[record.id])
+
+    def listed(records: list[SandboxRecord]) -> SandboxList:
+        usage = service.usage(records)
+        return SandboxList(sandboxes=[SandboxOut.of(r, host, usage[r.id]) for r in records])
 
     def refuse_static(sandbox_id: str, action: str) -> None:
         if static is not None and sandbox_id == STATIC_ID:
@@ -91,16 +103,14 @@ def sandbox_router(
     async def agent_sandboxes(
         agent_id: AgentId, status: Annotated[SandboxStatus | None, Query()] = None
     ) -> SandboxList:
-        found = service.find(agent_id, status.value if status else None)
-        return SandboxList(sandboxes=[out(r) for r in found])
+        return listed(service.find(agent_id, status.value if status else None))
 
     @api.get("/sandboxes", response_model=SandboxList)
     async def list_sandboxes(
         agent_id: Annotated[str | None, Query(pattern=AGENT_ID)] = None,
         status: Annotated[SandboxStatus | None, Query()] = None,
     ) -> SandboxList:
-        found = service.find(agent_id, status.value if status else None)
-        return SandboxList(sandboxes=[out(r) for r in found])
+        return listed(service.find(agent_id, status.value if status else None))
 
     @api.get("/sandboxes/{sandbox_id}", response_model=SandboxOut)
     async def get_sandbox(sandbox_id: str) -> SandboxOut:
@@ -131,6 +141,65 @@ def sandbox_router(
     async def reset_sandbox(sandbox_id: str) -> SandboxOut:
         refuse_static(sandbox_id, "reset")
         return out(service.reset(sandbox_id))
+
+    @api.get(
+        "/sandboxes/{sandbox_id}/diff",
+        response_model=DiffOut,
+        summary="What the agent created, changed and deleted, with a JSON Patch for each change",
+    )
+    async def sandbox_diff(
+        sandbox_id: str,
+        since: Annotated[
+            str | None, Query(max_length=64, description="A checkpoint; by default creation.")
+        ] = None,
+    ) -> Response:
+        # Straight to JSON: the items are the providers' own shapes, nothing to validate, and
+        # a diff of a thousand items is megabytes.
+        return JSONResponse(service.diff(sandbox_id, since))
+
+    @api.post(
+        "/sandboxes/{sandbox_id}/checkpoints",
+        status_code=201,
+        response_model=CreatedCheckpoint,
+        summary="Name the current state of every service",
+    )
+    async def create_checkpoint(
+        sandbox_id: str, body: Annotated[NewCheckpoint | None, Body()] = None
+    ) -> CreatedCheckpoint:
+        refuse_static(sandbox_id, "checkpointed")
+        made = service.checkpoint(sandbox_id, body.name if body else None)
+        return CreatedCheckpoint(sandbox_id=sandbox_id, name=made.name, created_at=made.created_at)
+
+    @api.get("/sandboxes/{sandbox_id}/checkpoints", response_model=CheckpointList)
+    async def list_checkpoints(sandbox_id: str) -> CheckpointList:
+        found = service.checkpoints(sandbox_id)
+        return CheckpointList(
+            checkpoints=[CheckpointOut(name=c.name, created_at=c.created_at) for c in found]
+        )
+
+    @api.post(
+        "/sandboxes/{sandbox_id}/restore",
+        response_model=SandboxOut,
+        summary="Every service's state back to a checkpoint's (the journal is kept)",
+    )
+    async def restore_sandbox(sandbox_id: str, body: Annotated[Restore, Body()]) -> SandboxOut:
+        refuse_static(sandbox_id, "restored")
+        return out(service.restore(sandbox_id, body.checkpoint))
+
+    @api.post(
+        "/sandboxes/{sandbox_id}/fork",
+        status_code=201,
+        response_model=SandboxOut,
+        summary="A new sandbox (new URLs) with the same templates, configs and state",
+    )
+    async def fork_sandbox(
+        sandbox_id: str, body: Annotated[Fork | None, Body()] = None
+    ) -> JSONResponse:
+        refuse_static(sandbox_id, "forked")
+        fork = body or Fork()
+        record = await service.fork(sandbox_id, fork.agent_id, fork.ttl_minutes)
+        metrics.created.inc()
+        return JSONResponse(out(record).model_dump(mode="json"), status_code=201)
 
     @api.get("/sandboxes/{sandbox_id}/requests", summary="The journal: every request served")
     async def sandbox_requests(sandbox_id: str) -> dict[str, Any]:

@@ -7,11 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from doppel.store import SandboxRecord
+from doppel.store import SandboxRecord, ServiceUsage, Usage
 from doppel.templates import TEMPLATE_NAME
 
 ServiceName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 AGENT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+CHECKPOINT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"
 
 
 class CreateSandbox(BaseModel):
@@ -40,6 +41,28 @@ class Extend(BaseModel):
     ttl_minutes: float = Field(gt=0, allow_inf_nan=False, description="Minutes to add.")
 
 
+class ServiceUsageOut(BaseModel):
+    requests: int = Field(0, description="Answers served.")
+    errors: int = Field(0, description="Answers with status >= 400.")
+    last_activity: datetime | None = None
+
+    @classmethod
+    def of(cls, usage: ServiceUsage) -> ServiceUsageOut:
+        return cls(requests=usage.requests, errors=usage.errors, last_activity=usage.last_activity)
+
+
+class BytesOut(BaseModel):
+    state: int = Field(0, description="The sandbox's stored state, as JSON.")
+    journal: int = Field(0, description="Its journal rows, as JSON.")
+    overlays: int = Field(
+        0, description="Its running services' rendered overlays (stubs and world fixtures)."
+    )
+
+
+class UsageOut(ServiceUsageOut):
+    bytes: BytesOut = Field(default_factory=BytesOut)
+
+
 class ServiceOut(BaseModel):
     url: str | None
     status: str
@@ -51,6 +74,7 @@ class ServiceOut(BaseModel):
         "provider's format (ghp_…, xoxb-…, figd_…); with `auth: issued` only it passes.",
     )
     reason: str | None = None
+    usage: ServiceUsageOut = Field(default_factory=ServiceUsageOut)
 
 
 class SandboxOut(BaseModel):
@@ -64,10 +88,12 @@ class SandboxOut(BaseModel):
     ended_at: datetime | None = None
     ttl_minutes: float
     services: dict[str, ServiceOut]
+    usage: UsageOut = Field(default_factory=UsageOut)
 
     @classmethod
-    def of(cls, record: SandboxRecord, host: str) -> SandboxOut:
+    def of(cls, record: SandboxRecord, host: str, usage: Usage | None = None) -> SandboxOut:
         shown = f"[{host}]" if ":" in host else host
+        usage = usage or Usage()
         return cls(
             sandbox_id=record.id,
             agent_id=record.agent_id,
@@ -85,9 +111,16 @@ class SandboxOut(BaseModel):
                     template=s.template,
                     token=s.token,
                     reason=s.reason,
+                    usage=ServiceUsageOut.of(usage.services.get(name, ServiceUsage())),
                 )
                 for name, s in record.services.items()
             },
+            usage=UsageOut(
+                requests=usage.requests,
+                errors=usage.errors,
+                last_activity=usage.last_activity,
+                bytes=BytesOut(**usage.bytes),
+            ),
         )
 
 
@@ -115,6 +148,88 @@ class StaticSandboxOut(BaseModel):
 
 class SandboxList(BaseModel):
     sandboxes: list[SandboxOut]
+
+
+class NewCheckpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(
+        None,
+        pattern=CHECKPOINT_NAME,
+        description="Unique in the sandbox; by default `checkpoint-N`.",
+    )
+
+
+class CheckpointOut(BaseModel):
+    name: str
+    created_at: datetime
+
+
+class CreatedCheckpoint(CheckpointOut):
+    sandbox_id: str
+
+
+class CheckpointList(BaseModel):
+    checkpoints: list[CheckpointOut]
+
+
+class Restore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: str = Field(min_length=1, max_length=64, description="A checkpoint's name.")
+
+
+class Fork(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: str | None = Field(
+        None, pattern=AGENT_ID, description="The new sandbox's agent; by default the source's."
+    )
+    ttl_minutes: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Minutes to live; by default the source's TTL (within the maximum).",
+    )
+
+
+class Created(BaseModel):
+    resource: str = Field(description="The resource kind, e.g. `issues`, or an inferred path.")
+    key: str = Field(description="The item's key, after its scope: `acme/rocket#7`.")
+    after: Any
+
+
+class Deleted(BaseModel):
+    resource: str
+    key: str
+    before: Any
+
+
+class Changed(BaseModel):
+    resource: str
+    key: str
+    before: Any
+    after: Any
+    patch: list[dict[str, Any]] = Field(description="RFC 6902 JSON Patch: before → after.")
+
+
+class ServiceDiff(BaseModel):
+    created: list[Created]
+    changed: list[Changed]
+    deleted: list[Deleted]
+
+
+class DiffSummary(BaseModel):
+    created: int
+    changed: int
+    deleted: int
+
+
+class DiffOut(BaseModel):
+    sandbox_id: str
+    since: str = Field(description="`creation`, or the checkpoint compared with.")
+    summary: DiffSummary
+    services: dict[str, ServiceDiff]
 
 
 class TemplateSummary(BaseModel):

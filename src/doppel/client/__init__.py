@@ -1,8 +1,9 @@
-"""The Python client for Doppel's control plane: sandboxes and templates over HTTP."""
+"""The Python client for Doppel's control plane: sandboxes, their state and templates over
+HTTP."""
 
 from doppel.client._client import DEFAULT_URL, Client
 from doppel.client._errors import ClientError, ConnectionFailedError
-from doppel.client._models import Sandbox, ServiceInfo, TemplateInfo
+from doppel.client._models import Sandbox, ServiceInfo, TemplateInfo, Usage
 
 __all__ = [
     "DEFAULT_URL",
@@ -12,4 +13,5 @@ __all__ = [
     "Sandbox",
     "ServiceInfo",
     "TemplateInfo",
+    "Usage",
 ]

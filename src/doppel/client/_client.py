@@ -107,6 +107,44 @@ class Client:
         path = f"/v1/sandboxes/{_segment(sandbox_id)}/reset"
         return self._call("POST", path, self._sandbox)
 
+    def diff(self, sandbox_id: str, since: str | None = None) -> dict[str, Any]:
+        """What the agent created, changed and deleted since the sandbox was created (or since
+        checkpoint `since`): `{"summary", "services": {name: {"created", "changed",
+        "deleted"}}}`, each change with `before`, `after` and an RFC 6902 `patch`."""
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/diff"
+        params = {"since": since} if since is not None else None
+        return self._call("GET", path, lambda d: dict(d), params=params)
+
+    def checkpoint(self, sandbox_id: str, name: str | None = None) -> dict[str, Any]:
+        """Name the sandbox's current state: `{"sandbox_id", "name", "created_at"}`; a taken
+        name raises CheckpointExistsError."""
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/checkpoints"
+        body = {"name": name} if name is not None else {}
+        return self._call("POST", path, lambda d: dict(d), json=body)
+
+    def checkpoints(self, sandbox_id: str) -> list[dict[str, Any]]:
+        """The sandbox's checkpoints, oldest first: `[{"name", "created_at"}]`."""
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/checkpoints"
+        return self._call("GET", path, lambda d: [dict(c) for c in d["checkpoints"]])
+
+    def restore(self, sandbox_id: str, checkpoint: str) -> Sandbox:
+        """Every service's state back to the checkpoint's; the journal is kept."""
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/restore"
+        return self._call("POST", path, self._sandbox, json={"checkpoint": checkpoint})
+
+    def fork(
+        self, sandbox_id: str, agent_id: str | None = None, ttl_minutes: float | None = None
+    ) -> Sandbox:
+        """A new sandbox (new id and URLs) with the source's templates, configs and state;
+        later writes to either do not show in the other."""
+        body: dict[str, Any] = {}
+        if agent_id is not None:
+            body["agent_id"] = agent_id
+        if ttl_minutes is not None:
+            body["ttl_minutes"] = ttl_minutes
+        path = f"/v1/sandboxes/{_segment(sandbox_id)}/fork"
+        return self._call("POST", path, self._sandbox, json=body)
+
     # -- templates --------------------------------------------------------------------------
 
     def templates(self) -> list[TemplateInfo]:

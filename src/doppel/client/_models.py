@@ -1,4 +1,4 @@
-"""What the client hands back: sandboxes, their services, and template summaries."""
+"""What the client hands back: sandboxes, their services and usage, and template summaries."""
 
 from __future__ import annotations
 
@@ -15,6 +15,29 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """What a sandbox (or one of its services) has used: answers served, those with status
+    >= 400, when it last answered, and (for a sandbox) the bytes it holds: `state`,
+    `journal`, `overlays`."""
+
+    requests: int = 0
+    errors: int = 0
+    last_activity: datetime | None = None
+    bytes: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Usage:
+        data = data or {}
+        last = data.get("last_activity")
+        return cls(
+            requests=int(data.get("requests", 0)),
+            errors=int(data.get("errors", 0)),
+            last_activity=datetime.fromisoformat(last) if last else None,
+            bytes={str(k): int(v) for k, v in (data.get("bytes") or {}).items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceInfo:
     """One service of a sandbox; `url` and `port` are None for a service that never started."""
 
@@ -24,6 +47,7 @@ class ServiceInfo:
     template: str
     reason: str | None = None
     token: str | None = None  # issued to this sandbox, in the provider's format
+    usage: Usage = field(default_factory=Usage)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ServiceInfo:
@@ -35,6 +59,7 @@ class ServiceInfo:
             template=str(data["template"]),
             reason=data.get("reason"),
             token=data.get("token"),
+            usage=Usage.from_json(data.get("usage")),
         )
 
 
@@ -72,6 +97,7 @@ class Sandbox:
     ended_at: datetime | None
     ttl_minutes: float
     services: dict[str, ServiceInfo]
+    usage: Usage
     raw: dict[str, Any]  # the JSON the control plane sent, for printing as is
 
     def __init__(self, data: Mapping[str, Any], client: Client) -> None:
@@ -91,6 +117,7 @@ class Sandbox:
         self.services = {
             name: ServiceInfo.from_json(service) for name, service in data["services"].items()
         }
+        self.usage = Usage.from_json(data.get("usage"))
         self.raw = dict(data)
 
     def url(self, service: str) -> str:
@@ -129,6 +156,23 @@ class Sandbox:
     def reset(self) -> None:
         """Forget every state change and the journal; the TTL is unchanged."""
         self._load(self._client.reset_sandbox(self.id).raw)
+
+    def diff(self, since: str | None = None) -> dict[str, Any]:
+        """What the agent created, changed and deleted since creation (or checkpoint
+        `since`), per service, with a JSON Patch for each change."""
+        return self._client.diff(self.id, since=since)
+
+    def checkpoint(self, name: str | None = None) -> dict[str, Any]:
+        """Name the current state, to diff against or restore later."""
+        return self._client.checkpoint(self.id, name)
+
+    def restore(self, checkpoint: str) -> None:
+        """Every service's state back to the checkpoint's."""
+        self._load(self._client.restore(self.id, checkpoint).raw)
+
+    def fork(self, agent_id: str | None = None, ttl_minutes: float | None = None) -> Sandbox:
+        """A new sandbox with the same templates, configs and state, on new URLs."""
+        return self._client.fork(self.id, agent_id=agent_id, ttl_minutes=ttl_minutes)
 
     def delete(self) -> None:
         """Stop every service; deleting a sandbox that has already ended is not an error."""

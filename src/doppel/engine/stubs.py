@@ -150,6 +150,12 @@ class StubIndex:
     def __bool__(self) -> bool:
         return bool(self._by_path or self._templated)
 
+    @property
+    def size(self) -> int:
+        """Bytes of every answer the index holds, as encoded."""
+        groups = [*self._by_path.values(), *(stubs for _, stubs in self._templated)]
+        return sum(len(stub.response.encoded or b"") for stubs in groups for stub in stubs)
+
     def canonical(self, path: str) -> str:
         path = path.rstrip("/") or "/"
         for prefix in self.prefixes:

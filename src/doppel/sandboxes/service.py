@@ -1,4 +1,5 @@
-"""The one place that sequences store and runtime: create, extend, delete, expire, recover."""
+"""The one place that sequences store and runtime: create, extend, delete, expire, recover;
+checkpoints, restores and forks of a sandbox's state."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from doppel.dataplane import ServeEvent, ServiceInstance
@@ -18,6 +19,8 @@ from doppel.engine import CompiledSpec
 from doppel.engine.auth import issue_token
 from doppel.engine.model import StateChange
 from doppel.errors import (
+    CheckpointExistsError,
+    CheckpointNotFoundError,
     ConfigError,
     DoppelError,
     FieldError,
@@ -30,12 +33,20 @@ from doppel.errors import (
 )
 from doppel.runtimes import InstanceHandle, InstanceSpec, Runtime, RuntimeStartError
 from doppel.sandboxes.clock import Clock, SystemClock
+from doppel.sandboxes.diffs import diff
 from doppel.sandboxes.observer import NoObserver, Observer
 from doppel.sandboxes.ports import PortAllocator
 from doppel.sandboxes.states import check_transition
 from doppel.settings import Settings
 from doppel.specs import SpecCache
-from doppel.store import SandboxRecord, SandboxStatus, ServiceRecord, Store
+from doppel.store import (
+    CheckpointRecord,
+    SandboxRecord,
+    SandboxStatus,
+    ServiceRecord,
+    Store,
+    Usage,
+)
 from doppel.templates import Overlay, Template, TemplateRegistry
 
 log = logging.getLogger("doppel.sandboxes")
@@ -49,6 +60,7 @@ class _Running:
 
     handles: dict[str, InstanceHandle] = field(default_factory=dict)
     instances: dict[str, ServiceInstance] = field(default_factory=dict)
+    overlay_bytes: dict[str, int] = field(default_factory=dict)  # each service's, as rendered
 
 
 class SandboxService:
@@ -73,6 +85,8 @@ class SandboxService:
         self.ports = PortAllocator(*settings.port_range, taken=store.live_ports())
         self.running: dict[str, _Running] = {}
         self._unflushed: list[tuple[str, str, dict[str, Any]]] = []  # journal events to write
+        # (sandbox, service) → [answers, errors, last answer's time] not yet written
+        self._tally: dict[tuple[str, str], tuple[int, int, datetime]] = {}
         self._overlays: dict[
             tuple[int, int, str, date], tuple[Template, CompiledSpec, Overlay]
         ] = {}
@@ -102,7 +116,7 @@ class SandboxService:
             seed=secrets.randbits(31),
             services={},
         )
-        instances = self._prepare(record, services, configs)
+        instances, overlays = self._prepare(record, services, configs)
         if not self.store.reserve(record, self.settings.max_sandboxes_per_agent):
             limit = self.settings.max_sandboxes_per_agent
             raise QuotaExceededError(
@@ -110,7 +124,7 @@ class SandboxService:
                 f"(limit max_sandboxes_per_agent={limit}); delete one or wait for it to expire"
             )
         try:
-            await self._start(record, instances)
+            await self._start(record, instances, overlays)
         except DoppelError as exc:
             await self._fail(record, str(exc.detail))
             raise SandboxFailedError(
@@ -185,10 +199,11 @@ class SandboxService:
 
     def _prepare(
         self, record: SandboxRecord, services: Sequence[str], configs: Mapping[str, Any]
-    ) -> dict[str, ServiceInstance]:
+    ) -> tuple[dict[str, ServiceInstance], dict[str, Overlay]]:
         """Validate and render every config before anything starts: bad input starts nothing.
         Each service is issued its own token, in its provider's format."""
         instances: dict[str, ServiceInstance] = {}
+        overlays: dict[str, Overlay] = {}
         errors: list[FieldError] = []
         for name in services:
             pointer = f"/custom_configs/{name}"
@@ -196,18 +211,18 @@ class SandboxService:
             token = issue_token(template.compile(self.cache), secrets.token_bytes(64))
             try:
                 resolved = template.resolve_config(configs.get(name, {}), pointer)
-                instances[name] = self._instance(record, name, resolved, token)
+                instances[name], overlays[name] = self._instance(record, name, resolved, token)
             except ConfigError as exc:
                 errors.extend(exc.errors or [FieldError(pointer, exc.detail)])
                 continue
             record.services[name] = ServiceRecord(name, template.name, config=resolved, token=token)
         if errors:
             raise InvalidRequestError("a custom_config is invalid", errors=errors)
-        return instances
+        return instances, overlays
 
     def _instance(
         self, record: SandboxRecord, name: str, config: Mapping[str, Any], token: str | None
-    ) -> ServiceInstance:
+    ) -> tuple[ServiceInstance, Overlay]:
         template = self.templates.get(name)
         compiled = template.compile(self.cache)
         overlay = self._overlay(template, compiled, config, record.created_at.date())
@@ -225,7 +240,7 @@ class SandboxService:
         instance.on_change = functools.partial(self._persist_state, record.id, name)
         instance.on_event = functools.partial(self._journal_event, record.id, name)
         instance.on_served = self.observer.served(template.name, record.id)
-        return instance
+        return instance, overlay
 
     def _persist_state(self, sandbox_id: str, service: str, changes: Sequence[StateChange]) -> None:
         """Keep what the agent stored, so a restart brings it back; a failed write costs the
@@ -264,6 +279,7 @@ class SandboxService:
         self,
         record: SandboxRecord,
         instances: Mapping[str, ServiceInstance],
+        overlays: Mapping[str, Overlay],
         *,
         fixed: bool = False,
     ) -> None:
@@ -273,6 +289,7 @@ class SandboxService:
             handle = await self._bind(record, instance, service.port if fixed else None)
             running.handles[name] = handle
             running.instances[name] = instance
+            running.overlay_bytes[name] = overlays[name].size
             service.port = handle.port
         timeout = self.settings.probe_timeout
         await asyncio.gather(
@@ -380,21 +397,141 @@ class SandboxService:
 
     def flush_journal(self) -> None:
         """Write the journal events served since the last flush (the reaper calls this)."""
-        if not self._unflushed:
+        if not self._unflushed and not self._tally:
             return
         pending, self._unflushed = self._unflushed, []
+        tally, self._tally = self._tally, {}
         try:
-            self.store.save_events(pending, keep=self.settings.journal_limit)
+            self.store.save_events(pending, keep=self.settings.journal_limit, tally=tally)
         except Exception:
             log.exception("could not write %d journal events", len(pending))
 
     def _journal_event(self, sandbox_id: str, service: str, event: ServeEvent) -> None:
         self._unflushed.append((sandbox_id, service, event.as_dict()))
+        served, failed, _ = self._tally.get((sandbox_id, service), (0, 0, event.at))
+        self._tally[sandbox_id, service] = (served + 1, failed + (event.status >= 400), event.at)
+
+    def _journal_note(self, sandbox_id: str, service: str, path: str, reason: str) -> None:
+        """A journal entry for what the control plane did to a service's state (a restore,
+        a fork): not an answer the service served, so no usage counts it."""
+        event = ServeEvent(
+            at=self.clock.now(),
+            method="POST",
+            path=path,
+            query="",
+            status=200,
+            source="control-plane",
+            operation_id=None,
+            reason=reason,
+            duration_ms=0.0,
+            request_body="",
+            response_body="",
+        )
+        self._unflushed.append((sandbox_id, service, event.as_dict()))
+
+    def usage(self, records: Sequence[SandboxRecord]) -> dict[str, Usage]:
+        """Each sandbox's usage: what the store counted (once the journal is written) and the
+        overlays its running services hold."""
+        self.flush_journal()
+        found = self.store.usage([r.id for r in records])
+        for sandbox_id, usage in found.items():
+            running = self.running.get(sandbox_id)
+            usage.bytes["overlays"] = sum(running.overlay_bytes.values()) if running else 0
+        return found
 
     def state(self, sandbox_id: str) -> dict[str, dict[str, dict[str, Any]]]:
         """What the agent's requests created, changed and deleted, per service."""
         running = self._live(sandbox_id)
         return {name: instance.state for name, instance in running.instances.items()}
+
+    def diff(self, sandbox_id: str, since: str | None = None) -> dict[str, Any]:
+        """What each service created, changed and deleted since the sandbox was created (over
+        its template's world) or since checkpoint `since`."""
+        running = self._live(sandbox_id)
+        base = self._checkpoint(sandbox_id, since, "/since").state if since else {}
+        instances = running.instances
+        found = diff(
+            {name: instance.world for name, instance in instances.items()},
+            {name: instance.spec.resources.kinds.keys() for name, instance in instances.items()},
+            base,
+            {name: instance.state for name, instance in instances.items()},
+        )
+        return {"sandbox_id": sandbox_id, "since": since or "creation", **found}
+
+    def checkpoint(self, sandbox_id: str, name: str | None = None) -> CheckpointRecord:
+        """Name the current state of every service, to diff against or return to later."""
+        running = self._live(sandbox_id)
+        if name is None:
+            taken = {c.name for c in self.store.checkpoints(sandbox_id)}
+            number = len(taken) + 1
+            while f"checkpoint-{number}" in taken:
+                number += 1
+            name = f"checkpoint-{number}"
+        record = CheckpointRecord(sandbox_id, name, self.clock.now(), _snapshot(running))
+        if not self.store.save_checkpoint(record):
+            raise CheckpointExistsError(
+                f"sandbox {sandbox_id} already has a checkpoint named {name!r}", pointer="/name"
+            )
+        return record
+
+    def checkpoints(self, sandbox_id: str) -> list[CheckpointRecord]:
+        """The sandbox's checkpoints, oldest first (without their state)."""
+        self._live(sandbox_id)
+        return self.store.checkpoints(sandbox_id)
+
+    def restore(self, sandbox_id: str, checkpoint: str) -> SandboxRecord:
+        """Every service's state back to the checkpoint's, persisted; the journal is kept
+        and says so."""
+        running = self._live(sandbox_id)
+        saved = self._checkpoint(sandbox_id, checkpoint, "/checkpoint")
+        self._load_state(sandbox_id, running, saved.state)
+        for name in running.instances:
+            self._journal_note(
+                sandbox_id,
+                name,
+                f"/v1/sandboxes/{sandbox_id}/restore",
+                f"state restored to checkpoint {checkpoint!r} of {_when(saved.created_at)}",
+            )
+        return self.get(sandbox_id)
+
+    async def fork(
+        self, sandbox_id: str, agent_id: str | None = None, ttl_minutes: float | None = None
+    ) -> SandboxRecord:
+        """A new sandbox (new id and URLs, the agent's quota applies) with the source's
+        templates, configs and, from then on separately, its state."""
+        source = self.get(sandbox_id)
+        state = _snapshot(self._live(sandbox_id))  # the state when the fork was asked for
+        ttl = min(source.ttl_minutes, self.settings.max_ttl_minutes)
+        record = await self.create(
+            agent_id or source.agent_id,
+            list(source.services),
+            ttl if ttl_minutes is None else ttl_minutes,
+            {name: service.config for name, service in source.services.items()},
+        )
+        self._load_state(record.id, self.running[record.id], state)
+        for name in record.services:
+            path = f"/v1/sandboxes/{sandbox_id}/fork"
+            self._journal_note(record.id, name, path, f"forked from sandbox {sandbox_id}")
+        return record
+
+    def _checkpoint(self, sandbox_id: str, name: str, pointer: str) -> CheckpointRecord:
+        found = self.store.checkpoint(sandbox_id, name)
+        if found is None:
+            raise CheckpointNotFoundError(
+                f"sandbox {sandbox_id} has no checkpoint named {name!r}", pointer=pointer
+            )
+        return found
+
+    def _load_state(
+        self, sandbox_id: str, running: _Running, state: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        """Make `state` each service's whole state, in memory and in the store."""
+        for name, instance in running.instances.items():
+            instance.state.clear()
+            instance.state.update(_copy(state.get(name, {})))
+        self.store.replace_state(
+            sandbox_id, {name: i.state for name, i in running.instances.items()}
+        )
 
     # -- change -----------------------------------------------------------------------------
 
@@ -507,14 +644,16 @@ class SandboxService:
 
     async def _restore(self, record: SandboxRecord) -> None:
         try:
-            instances = {
+            made = {
                 name: self._instance(record, name, service.config, service.token)
                 for name, service in record.services.items()
             }
+            instances = {name: instance for name, (instance, _) in made.items()}
             for name, state in self.store.load_state(record.id).items():
                 if name in instances:
                     instances[name].state.update(state)
-            await self._start(record, instances, fixed=True)
+            overlays = {name: overlay for name, (_, overlay) in made.items()}
+            await self._start(record, instances, overlays, fixed=True)
         except DoppelError as exc:
             await self._fail(record, f"not restored after restart: {exc.detail}")
             return
@@ -534,3 +673,20 @@ class SandboxService:
 def _about(record: SandboxRecord, **more: Any) -> dict[str, Any]:
     """The fields a log line about `record` carries (in `--log-format json`, as members)."""
     return {"sandbox_id": record.id, "agent_id": record.agent_id, **more}
+
+
+def _snapshot(running: _Running) -> dict[str, dict[str, dict[str, Any]]]:
+    """A copy of every service's state that later writes cannot reach."""
+    copied: dict[str, dict[str, dict[str, Any]]] = _copy(
+        {name: instance.state for name, instance in running.instances.items()}
+    )
+    return copied
+
+
+def _copy(value: Any) -> Any:
+    # State is JSON: a JSON round trip is the deep copy that cannot alias.
+    return json.loads(json.dumps(value))
+
+
+def _when(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")

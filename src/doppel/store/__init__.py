@@ -1,7 +1,24 @@
 """Sandbox records, owned ports, tombstones and registered templates: SQLite by default
 (SQLAlchemy 2, Alembic)."""
 
-from doppel.store.records import SandboxRecord, SandboxStatus, ServiceRecord, TemplateRecord
+from doppel.store.records import (
+    CheckpointRecord,
+    SandboxRecord,
+    SandboxStatus,
+    ServiceRecord,
+    ServiceUsage,
+    TemplateRecord,
+    Usage,
+)
 from doppel.store.sql import Store
 
-__all__ = ["SandboxRecord", "SandboxStatus", "ServiceRecord", "Store", "TemplateRecord"]
+__all__ = [
+    "CheckpointRecord",
+    "SandboxRecord",
+    "SandboxStatus",
+    "ServiceRecord",
+    "ServiceUsage",
+    "Store",
+    "TemplateRecord",
+    "Usage",
+]

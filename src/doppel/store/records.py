@@ -1,4 +1,5 @@
-"""Plain records the store keeps: sandboxes, their service instances, registered templates."""
+"""Plain records the store keeps: sandboxes, their service instances, registered templates,
+checkpoints, and what each sandbox has used."""
 
 from __future__ import annotations
 
@@ -62,3 +63,46 @@ class TemplateRecord:
     source_url: str | None = None
     digest: str = ""
     updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """A named copy of every service's state (service → collection → key → value)."""
+
+    sandbox_id: str
+    name: str
+    created_at: datetime
+    state: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class ServiceUsage:
+    """What one service of a sandbox has served: answers, those with status >= 400, and when
+    it last answered."""
+
+    requests: int = 0
+    errors: int = 0
+    last_activity: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a sandbox used: its services' answers, and the bytes it holds (`state` and
+    `journal` as stored, JSON; `overlays` as rendered, for the services running now)."""
+
+    services: dict[str, ServiceUsage] = field(default_factory=dict)
+    bytes: dict[str, int] = field(default_factory=lambda: {"state": 0, "journal": 0, "overlays": 0})
+
+    @property
+    def requests(self) -> int:
+        return sum(s.requests for s in self.services.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(s.errors for s in self.services.values())
+
+    @property
+    def last_activity(self) -> datetime | None:
+        return max(
+            (s.last_activity for s in self.services.values() if s.last_activity), default=None
+        )

@@ -7,8 +7,9 @@ thread, so a check-and-insert (the quota) can never interleave with another crea
 from __future__ import annotations
 
 import functools
+import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
@@ -31,13 +32,36 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import sessionmaker
 
-from doppel.store.records import SandboxRecord, SandboxStatus, ServiceRecord, TemplateRecord
-from doppel.store.tables import JournalRow, SandboxRow, ServiceRow, StateRow, TemplateRow
+from doppel.store.records import (
+    CheckpointRecord,
+    SandboxRecord,
+    SandboxStatus,
+    ServiceRecord,
+    ServiceUsage,
+    TemplateRecord,
+    Usage,
+)
+from doppel.store.tables import (
+    CheckpointRow,
+    JournalRow,
+    SandboxRow,
+    ServiceRow,
+    StateRow,
+    TemplateRow,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _LIVE = (SandboxStatus.CREATING.value, SandboxStatus.RUNNING.value)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+_IN_CHUNK = 500  # ids per `IN (...)`: well under every database's bound-parameter limit
+# (sandbox id, service) → (answers, of which status >= 400, the last one's time)
+Tally = Mapping[tuple[str, str], tuple[int, int, datetime]]
+
+
+def json_size(value: Any) -> int:
+    """Bytes of `value` as JSON, as the store writes it."""
+    return len(json.dumps(value).encode())
 
 
 def _utc(moment: datetime) -> datetime:
@@ -188,26 +212,25 @@ class Store:
                     table.c.sandbox_id == sandbox_id
                 )
             )
-            for collection, key, value in changes:
-                seq = (seq or 0) + 1
-                where = (
-                    (table.c.sandbox_id == sandbox_id)
-                    & (table.c.service == service)
-                    & (table.c.collection == collection)
-                    & (table.c.key == key)
-                )
-                connection.execute(delete(table).where(where))
-                connection.execute(
-                    insert(table).values(
-                        sandbox_id=sandbox_id,
-                        service=service,
-                        collection=collection,
-                        key=key,
-                        seq=seq,
-                        deleted=value is None,
-                        value=value,
-                    )
-                )
+            _write_state(connection, table, sandbox_id, service, changes, seq or 0)
+
+    @_timed
+    def replace_state(
+        self, sandbox_id: str, state: Mapping[str, Mapping[str, Mapping[str, Any]]]
+    ) -> None:
+        """Make `state` (service → collection → key → value) the sandbox's whole state, in
+        one transaction (a restore or a fork)."""
+        table = cast(Table, StateRow.__table__)
+        with self.engine.begin() as connection:
+            connection.execute(delete(table).where(table.c.sandbox_id == sandbox_id))
+            seq = 0
+            for service, collections in state.items():
+                changes = [
+                    (collection, key, value)
+                    for collection, members in collections.items()
+                    for key, value in members.items()
+                ]
+                seq = _write_state(connection, table, sandbox_id, service, changes, seq)
 
     @_timed
     def load_state(self, sandbox_id: str) -> dict[str, dict[str, dict[str, Any]]]:
@@ -230,14 +253,39 @@ class Store:
     # -- the journal ----------------------------------------------------------------------
 
     @_timed
-    def save_events(self, events: Sequence[tuple[str, str, Any]], keep: int) -> None:
-        """Append (sandbox id, service, event) rows; keep at most `keep` per service."""
+    def save_events(
+        self, events: Sequence[tuple[str, str, Any]], keep: int, tally: Tally | None = None
+    ) -> None:
+        """Append (sandbox id, service, event) rows, keeping at most `keep` per service, and
+        add `tally` to each service's usage, in one transaction."""
         table = cast(Table, JournalRow.__table__)
         with self.engine.begin() as connection:
-            connection.execute(
-                insert(table),
-                [{"sandbox_id": s, "service": name, "event": e} for s, name, e in events],
-            )
+            if events:
+                connection.execute(
+                    insert(table),
+                    [
+                        {"sandbox_id": s, "service": name, "event": e, "size": json_size(e)}
+                        for s, name, e in events
+                    ],
+                )
+            _, services = _tables()
+            if tally:
+                connection.execute(
+                    update(services)
+                    .where(
+                        services.c.sandbox_id == bindparam("sid"),
+                        services.c.name == bindparam("sname"),
+                    )
+                    .values(
+                        requests=services.c.requests + bindparam("served"),
+                        errors=services.c.errors + bindparam("failed"),
+                        last_activity=bindparam("last"),
+                    ),
+                    [
+                        {"sid": s, "sname": n, "served": r, "failed": e, "last": at}
+                        for (s, n), (r, e, at) in tally.items()
+                    ],
+                )
             for sandbox_id, service in {(s, name) for s, name, _ in events}:
                 where = (table.c.sandbox_id == sandbox_id) & (table.c.service == service)
                 oldest_kept = connection.scalar(
@@ -282,6 +330,96 @@ class Store:
         table = cast(Table, JournalRow.__table__)
         with self.engine.begin() as connection:
             connection.execute(delete(table).where(table.c.sandbox_id == sandbox_id))
+
+    # -- usage ----------------------------------------------------------------------------
+
+    @_timed
+    def usage(self, sandbox_ids: Sequence[str]) -> dict[str, Usage]:
+        """Each sandbox's usage as stored: its services' counts and the bytes of its state
+        and journal rows (overlays are not stored: the caller knows them)."""
+        state, journal = cast(Table, StateRow.__table__), cast(Table, JournalRow.__table__)
+        _, services = _tables()
+        found: dict[str, dict[str, ServiceUsage]] = {i: {} for i in sandbox_ids}
+        held: dict[str, dict[str, int]] = {i: {"state": 0, "journal": 0} for i in sandbox_ids}
+        with self.engine.connect() as connection:
+            for start in range(0, len(sandbox_ids), _IN_CHUNK):
+                ids = list(sandbox_ids[start : start + _IN_CHUNK])
+                counted = select(
+                    services.c.sandbox_id,
+                    services.c.name,
+                    services.c.requests,
+                    services.c.errors,
+                    services.c.last_activity,
+                ).where(services.c.sandbox_id.in_(ids))
+                for sid, name, requests, errors, last in connection.execute(
+                    counted.order_by(services.c.position)
+                ):
+                    found[sid][name] = ServiceUsage(
+                        requests or 0, errors or 0, _utc(last) if last else None
+                    )
+                for kind, table in (("state", state), ("journal", journal)):
+                    sums = (
+                        select(table.c.sandbox_id, func.coalesce(func.sum(table.c.size), 0))
+                        .where(table.c.sandbox_id.in_(ids))
+                        .group_by(table.c.sandbox_id)
+                    )
+                    for sid, size in connection.execute(sums):
+                        held[sid][kind] = int(size)
+        return {
+            sid: Usage(services=found[sid], bytes={**held[sid], "overlays": 0})
+            for sid in sandbox_ids
+        }
+
+    # -- checkpoints ----------------------------------------------------------------------
+
+    @_timed
+    def save_checkpoint(self, record: CheckpointRecord) -> bool:
+        """Keep a checkpoint; False (and nothing written) when its name is taken."""
+        table = cast(Table, CheckpointRow.__table__)
+        with self.engine.begin() as connection:
+            taken = connection.scalar(
+                select(func.count())
+                .select_from(table)
+                .where(table.c.sandbox_id == record.sandbox_id, table.c.name == record.name)
+            )
+            if taken:
+                return False
+            connection.execute(
+                insert(table).values(
+                    sandbox_id=record.sandbox_id,
+                    name=record.name,
+                    created_at=record.created_at,
+                    state=record.state,
+                )
+            )
+        return True
+
+    @_timed
+    def checkpoints(self, sandbox_id: str) -> list[CheckpointRecord]:
+        """The sandbox's checkpoints, oldest first, without their state."""
+        table = cast(Table, CheckpointRow.__table__)
+        query = (
+            select(table.c.name, table.c.created_at)
+            .where(table.c.sandbox_id == sandbox_id)
+            .order_by(table.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [
+                CheckpointRecord(sandbox_id, name, _utc(created_at))
+                for name, created_at in connection.execute(query)
+            ]
+
+    @_timed
+    def checkpoint(self, sandbox_id: str, name: str) -> CheckpointRecord | None:
+        table = cast(Table, CheckpointRow.__table__)
+        query = select(table.c.created_at, table.c.state).where(
+            table.c.sandbox_id == sandbox_id, table.c.name == name
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        return CheckpointRecord(sandbox_id, name, _utc(row.created_at), dict(row.state))
 
     @_timed
     def purge(self, ended_before: datetime) -> int:
@@ -400,6 +538,39 @@ class Store:
         query = select(ServiceRow.port).where(ServiceRow.active, ServiceRow.port.is_not(None))
         with self._sessions() as session:
             return {p for p in session.scalars(query) if p is not None}
+
+
+def _write_state(
+    connection: Any,
+    table: Table,
+    sandbox_id: str,
+    service: str,
+    changes: Iterable[tuple[str, str, Any]],
+    seq: int,
+) -> int:
+    """Write each change over the row it replaces, numbered after `seq`; the last number."""
+    for collection, key, value in changes:
+        seq += 1
+        where = (
+            (table.c.sandbox_id == sandbox_id)
+            & (table.c.service == service)
+            & (table.c.collection == collection)
+            & (table.c.key == key)
+        )
+        connection.execute(delete(table).where(where))
+        connection.execute(
+            insert(table).values(
+                sandbox_id=sandbox_id,
+                service=service,
+                collection=collection,
+                key=key,
+                seq=seq,
+                deleted=value is None,
+                value=value,
+                size=json_size(value),
+            )
+        )
+    return seq
 
 
 def _tables() -> tuple[Table, Table]:

@@ -70,6 +70,10 @@ class ServiceRow(Base):
     reason: Mapped[str | None] = mapped_column(String(2000))
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     token: Mapped[str | None] = mapped_column(String(200))
+    # Usage, counted as the journal is written (so it outlives the journal's trimming).
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    last_activity: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sandbox: Mapped[SandboxRow] = relationship(back_populates="services")
 
 
@@ -103,6 +107,7 @@ class StateRow(Base):
     seq: Mapped[int] = mapped_column(Integer)  # arrival order: lists show the newest first
     deleted: Mapped[bool] = mapped_column(Boolean)
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    size: Mapped[int] = mapped_column(Integer, default=0)  # bytes of `value` as JSON
 
 
 class JournalRow(Base):
@@ -115,3 +120,17 @@ class JournalRow(Base):
     sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"))
     service: Mapped[str] = mapped_column(String(64))
     event: Mapped[Any] = mapped_column(JSON)
+    size: Mapped[int] = mapped_column(Integer, default=0)  # bytes of `event` as JSON
+
+
+class CheckpointRow(Base):
+    """A named copy of a sandbox's state, kept until the sandbox is purged."""
+
+    __tablename__ = "checkpoints"
+    __table_args__ = (Index("ix_checkpoints_sandbox_name", "sandbox_id", "name", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[Any] = mapped_column(JSON)

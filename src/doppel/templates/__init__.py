@@ -113,6 +113,13 @@ class Overlay:
             return EMPTY_WORLD
         return build_world(self.spec, self.described, 0, self.start)
 
+    @cached_property
+    def size(self) -> int:
+        """Bytes this overlay holds as rendered: its stubs' answers and the world its
+        fixtures describe (as JSON), whether or not the world has been built yet."""
+        described = json.dumps(self.described, default=str).encode() if self.described else b""
+        return self.stubs.size + len(described)
+
 
 _EPOCH = date(2026, 1, 1)
 

@@ -5,10 +5,11 @@ says "unavailable" otherwise. One function per section, so switching one on is o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from starlette.routing import BaseRoute, Route
+# path → the methods served there (lower case, as in an OpenAPI document's `paths`)
+Served = Mapping[str, Collection[str]]
 
 DIFF = "/v1/sandboxes/{sandbox_id}/diff"
 CHECKPOINTS = "/v1/sandboxes/{sandbox_id}/checkpoints"
@@ -23,17 +24,17 @@ def usage_of(sandbox: Mapping[str, Any], served: Mapping[str, int]) -> dict[str,
     return {"partial": True, "requests": sum(served.values()), "by_service": dict(served)}
 
 
-def diff_available(routes: list[BaseRoute]) -> bool:
+def served(openapi: Mapping[str, Any]) -> dict[str, set[str]]:
+    """What an app serves, read from its OpenAPI document: FastAPI keeps included routers
+    as opaque entries of `app.routes`, while the document lists every operation."""
+    return {path: set(item) for path, item in (openapi.get("paths") or {}).items()}
+
+
+def diff_available(paths: Served) -> bool:
     """Whether `GET /v1/sandboxes/{id}/diff` is served: the page then loads it from there."""
-    return _serves(routes, "GET", DIFF)
+    return "get" in paths.get(DIFF, ())
 
 
-def checkpoints_available(routes: list[BaseRoute]) -> bool:
+def checkpoints_available(paths: Served) -> bool:
     """Whether `POST /v1/sandboxes/{id}/checkpoints` is served: the button then calls it."""
-    return _serves(routes, "POST", CHECKPOINTS)
-
-
-def _serves(routes: list[BaseRoute], method: str, path: str) -> bool:
-    return any(
-        isinstance(r, Route) and r.path == path and method in (r.methods or ()) for r in routes
-    )
+    return "post" in paths.get(CHECKPOINTS, ())

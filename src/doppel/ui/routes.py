@@ -23,7 +23,7 @@ from doppel.api.schemas import SandboxOut
 from doppel.api.templates import template_detail, template_summary
 from doppel.errors import DoppelError, SandboxGoneError
 from doppel.sandboxes import SandboxService
-from doppel.store import SandboxRecord, SandboxStatus
+from doppel.store import SandboxRecord, SandboxStatus, Usage
 from doppel.templates import TemplateRegistry
 from doppel.ui import guards, views
 from doppel.ui.forms import config_fields
@@ -57,9 +57,11 @@ def dashboard_router(service: SandboxService, templates: TemplateRegistry, host:
         html = env.get_template(name).render(**context)
         return HTMLResponse(html, status_code=status, headers=headers)
 
-    def out(record: SandboxRecord) -> dict[str, Any]:
-        """The API's answer for `record`, plus what the page shows beside it: health."""
-        shown = SandboxOut.of(record, host).model_dump(mode="json")
+    def out(record: SandboxRecord, usage: Usage | None = None) -> dict[str, Any]:
+        """The API's answer for `record` (with its usage, read now unless given), plus what
+        the page shows beside it: health."""
+        usage = usage or service.usage([record])[record.id]
+        shown = SandboxOut.of(record, host, usage).model_dump(mode="json")
         shown["health"] = {
             name: views.health(
                 shown["status"], s["status"], service.instance(record.id, name) is not None
@@ -79,13 +81,14 @@ def dashboard_router(service: SandboxService, templates: TemplateRegistry, host:
         who, state, held = agent or None, status if status in STATUSES else None, svc or None
         shown = views.Page.of(service.count(who, state, service=held), page)
         records = service.find(who, state, service=held, offset=shown.offset, limit=shown.size)
+        usage = service.usage(records)  # one read for the page, not one per row
 
         def at(number: int) -> str:
             return views.query(agent=agent, status=status, service=svc, page=number)
 
         return {
             "page": shown,
-            "sandboxes": [out(r) for r in records],
+            "sandboxes": [out(r, usage[r.id]) for r in records],
             "filters": {"agent": agent, "status": status, "service": svc},
             "query": at(shown.number),
             "prev_query": at(shown.number - 1) if shown.number > 1 else None,
@@ -129,7 +132,7 @@ def dashboard_router(service: SandboxService, templates: TemplateRegistry, host:
         except DoppelError as exc:
             return render("error.html", status=exc.status, title=exc.title, detail=exc.detail)
         rows, _ = service.journal_since(sandbox_id)
-        routes = request.app.routes
+        paths = guards.served(request.app.openapi())
         return render(
             "sandbox.html",
             sandbox=shown,
@@ -137,8 +140,8 @@ def dashboard_router(service: SandboxService, templates: TemplateRegistry, host:
             entries=views.newest_first(rows)[: views.JOURNAL_SHOWN],
             journal_total=len(rows),
             cursor=views.last_id(rows),
-            diff_available=guards.diff_available(routes),
-            checkpoints_available=guards.checkpoints_available(routes),
+            diff_available=guards.diff_available(paths),
+            checkpoints_available=guards.checkpoints_available(paths),
         )
 
     @ui.get("/sandboxes/{sandbox_id}/summary")
