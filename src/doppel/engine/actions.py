@@ -363,9 +363,13 @@ class _Turn:
             chain.append(collection_id(kind_name, current))
         return chain
 
-    def entries(self, kind_name: str, scope: tuple[str, ...]) -> list[Entry]:
-        """The live items of a collection and of those it reads through to."""
+    def entries(
+        self, kind_name: str, scope: tuple[str, ...], *, read_only: bool = False
+    ) -> list[Entry]:
+        """The live items of a collection and of those it reads through to: copies, unless
+        the caller only reads them (`read_only`)."""
         chain = self.chain(kind_name, scope)
+        lookup = self.view.peek if read_only else self.view.lookup
         seen: set[str] = set()
         out: list[Entry] = []
         for collection in reversed(chain):  # the base's order first, the branch's own after
@@ -374,7 +378,7 @@ class _Turn:
                     continue
                 seen.add(key)
                 for nearer in chain:
-                    exists, item = self.view.lookup(nearer, key)
+                    exists, item = lookup(nearer, key)
                     if exists:
                         if item is not None:
                             out.append((key, item))
@@ -502,18 +506,18 @@ class _Turn:
             scope = self.scope_of(spec.of, spec.scope)
         finally:
             self.env = saved
-        related = [item for _, item in self.entries(spec.of, scope)]
+        related = [item for _, item in self.entries(spec.of, scope, read_only=True)]
         related = [r for r in related if holds(spec.where, r, env)]
         if spec.count:
             value: Any = len(related)
             empty = value == 0
         elif spec.first:
-            value = related[0] if related else None
+            value = _plain(related[0]) if related else None  # shown: a copy of its own
             if value is not None:
                 value = self.computed(spec.of, value, self.scope_of(spec.of, spec.scope), None)
             empty = value is None
         elif spec.distinct is not None:
-            value = list(dict.fromkeys(v for r in related for v in pluck(r, spec.distinct)))
+            value = _plain(list(dict.fromkeys(v for r in related for v in pluck(r, spec.distinct))))
             empty = not value
         elif spec.sum is not None:
             value = sum(
@@ -523,7 +527,7 @@ class _Turn:
         else:
             assert spec.max is not None
             values = [v for r in related for v in pluck(r, spec.max)]
-            value = max(values, key=_order_key) if values else None
+            value = _plain(max(values, key=_order_key)) if values else None
             empty = value is None
         return MISSING if empty and spec.omit_empty else value
 
@@ -929,7 +933,7 @@ class _Turn:
             if value is None:
                 continue
             folded = kind.case_insensitive
-            for key, other in self.entries(kind_name, scope):
+            for key, other in self.entries(kind_name, scope, read_only=True):
                 if key != own_key and any(
                     _same(v, value, folded) for v in pluck(other, unique_field)
                 ):

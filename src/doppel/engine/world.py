@@ -92,6 +92,17 @@ class View:
         encoded = self.world.items.get(collection, {}).get(key)
         return (False, None) if encoded is None else (True, json.loads(encoded))
 
+    def peek(self, collection: str, key: str) -> tuple[bool, Any]:
+        """As `lookup`, without copying what this sandbox stored: for reading only (counts,
+        filters, comparisons over a whole collection, where a copy per item would make each
+        write cost as much as the collection is long)."""
+        for layer in (self._pending, self.state):
+            members = layer.get(collection)
+            if members is not None and key in members:
+                return True, members[key]
+        encoded = self.world.items.get(collection, {}).get(key)
+        return (False, None) if encoded is None else (True, json.loads(encoded))
+
     def get(self, collection: str, key: str) -> Any:
         """The item (a fresh copy), or None when absent or deleted."""
         return self.lookup(collection, key)[1]
