@@ -1,6 +1,7 @@
 """The dashboard in a real headless chromium against a real `doppel serve` on loopback: create
 a sandbox through the form, see it listed, watch a mock request reach its journal without a
-reload, extend it, delete it; register a spec by upload."""
+reload, extend it, delete it; checkpoint, diff since, restore and fork it; register a spec by
+upload."""
 
 from __future__ import annotations
 
@@ -187,6 +188,99 @@ def test_a_sandbox_from_form_to_journal_to_deletion(
     assert _api(control_plane, f"/v1/sandboxes/{sandbox_id}").status_code == 410
     page.goto("/ui/?agent=ui-agent")
     expect(page.locator(f"tr[data-sandbox='{sandbox_id}'] .status")).to_have_text("deleted")
+
+
+def test_checkpoints_are_listed_diffed_restored_and_the_sandbox_forked(
+    page: Page, control_plane: ControlPlane
+) -> None:
+    made = httpx.post(
+        f"{control_plane.url}/v1/agents/ui-restorer/sandboxes",
+        json={
+            "required_services": ["slack"],
+            "custom_configs": {"slack": {"channels": ["general"]}},
+        },
+        trust_env=False,
+    )
+    assert made.status_code == 201, made.text
+    sandbox = made.json()
+    sandbox_id, slack = sandbox["sandbox_id"], sandbox["services"]["slack"]
+
+    def post(text: str) -> None:
+        answer = httpx.post(
+            f"{slack['url']}/api/chat.postMessage",
+            headers=credentials("slack", slack["token"]),
+            json={"channel": "#general", "text": text},
+            trust_env=False,
+        )
+        assert answer.json()["ok"] is True, answer.text
+
+    def state_of(some_id: str) -> object:
+        return _api(control_plane, f"/v1/sandboxes/{some_id}/state").json()["services"]
+
+    page.goto(f"/ui/sandboxes/{sandbox_id}")
+    checkpoints = page.locator("#checkpoints")
+    expect(checkpoints).to_contain_text("No checkpoints yet")
+    post("before the checkpoint")
+    expect(page.locator("#state")).to_contain_text("before the checkpoint")
+
+    # -- a checkpoint taken in the page is listed there -----------------------------------------
+    page.locator("form[data-action=checkpoint] input[name=name]").fill("one")
+    page.get_by_role("button", name="Checkpoint").click()
+    row = checkpoints.locator("li[data-checkpoint=one]")
+    expect(row).to_be_visible()
+    at_checkpoint = state_of(sandbox_id)
+
+    # -- the diff since it shows only what came after ----------------------------------------
+    post("after the checkpoint")
+    diff = page.locator("#diff")
+    expect(diff).to_contain_text("2 created, 0 changed, 0 deleted since creation")
+    row.get_by_role("button", name="Diff since").click()
+    expect(page.locator("#diff-base")).to_have_text("one")
+    expect(diff).to_contain_text("1 created, 0 changed, 0 deleted since one")
+    expect(diff).to_contain_text("after the checkpoint")
+    expect(diff).not_to_contain_text("before the checkpoint")
+    since = _api(control_plane, f"/v1/sandboxes/{sandbox_id}/diff?since=one").json()
+    assert since["summary"] == {"created": 1, "changed": 0, "deleted": 0}
+
+    # -- restore in the page: the state and the diff return, the journal stays ----------------
+    row.get_by_role("button", name="Restore").click()
+    expect(row.locator(".row-result")).to_have_text("Restored")
+    expect(page.locator("#state")).not_to_contain_text("after the checkpoint")
+    expect(page.locator("#state")).to_contain_text("before the checkpoint")
+    expect(diff).to_contain_text("0 created, 0 changed, 0 deleted since one")
+    assert state_of(sandbox_id) == at_checkpoint
+    journal = _api(control_plane, f"/v1/sandboxes/{sandbox_id}/requests").json()["services"]
+    posted = [e for e in journal["slack"] if e["path"] == "/api/chat.postMessage"]
+    assert len(posted) == 2  # restoring keeps the journal (and notes itself in it)
+    page.locator("#diff-since-creation").click()
+    expect(page.locator("#diff-base")).to_have_text("creation")
+    expect(diff).to_contain_text("1 created, 0 changed, 0 deleted since creation")
+
+    # -- fork: the API's refusal next to the control, then the fork's own page ------------------
+    fork_form = page.locator("form[data-action=fork]")
+    fork_form.locator("input[name=agent_id]").fill("not an agent id!")
+    fork_form.get_by_role("button", name="Fork").click()
+    result = page.locator(".action-result")
+    expect(result).to_contain_text("agent_id")
+    expect(result).to_have_class(re.compile(r"\bfailed\b"))
+    assert _api(control_plane, "/v1/sandboxes?agent_id=ui-forked").json()["sandboxes"] == []
+
+    fork_form.locator("input[name=agent_id]").fill("ui-forked")
+    fork_form.locator("input[name=ttl_minutes]").fill("15")
+    fork_form.get_by_role("button", name="Fork").click()
+    expect(page).not_to_have_url(re.compile(rf"/ui/sandboxes/{sandbox_id}$"))
+    expect(page).to_have_url(re.compile(r"/ui/sandboxes/[^/]+$"))
+    fork_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator("h1")).to_contain_text(fork_id)
+    fork = _api(control_plane, f"/v1/sandboxes/{fork_id}").json()
+    assert fork["agent_id"] == "ui-forked" and fork["ttl_minutes"] == 15
+    assert fork["services"]["slack"]["url"] != slack["url"]
+    assert state_of(fork_id) == state_of(sandbox_id) == at_checkpoint
+    expect(page.locator("#state")).to_contain_text("before the checkpoint")
+    expect(page.locator("#summary")).to_contain_text(fork["services"]["slack"]["url"])
+
+    for ended in (sandbox_id, fork_id):
+        httpx.delete(f"{control_plane.url}/v1/sandboxes/{ended}", trust_env=False)
 
 
 def test_templates_are_listed_described_and_registered_by_upload(

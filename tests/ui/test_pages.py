@@ -140,6 +140,12 @@ def test_sections_of_the_pending_contract_say_they_are_unavailable(
     assert ('data-diff-url="' in page) is has_diff
     has_checkpoints = "post" in paths.get("/v1/sandboxes/{sandbox_id}/checkpoints", {})
     assert ("Checkpoint (unavailable)" in page) is not has_checkpoints
+    lists_checkpoints = "get" in paths.get("/v1/sandboxes/{sandbox_id}/checkpoints", {})
+    assert ('id="checkpoints-unavailable"' in page) is not lists_checkpoints
+    has_restore = "/v1/sandboxes/{sandbox_id}/restore" in paths
+    assert ("data-restore-url=" in page) is (has_restore and lists_checkpoints)
+    has_fork = "/v1/sandboxes/{sandbox_id}/fork" in paths
+    assert ("Fork (unavailable)" in page) is not has_fork
     http.delete(f"/v1/sandboxes/{sandbox_id}")
 
 

@@ -129,6 +129,12 @@ def test_contract_sections_follow_the_routes_served() -> None:
     assert guards.diff_available(listing)
     assert not guards.checkpoints_available(listing)  # listing is not making one
     assert guards.checkpoints_available(_served(("POST", guards.CHECKPOINTS)))
+    assert guards.checkpoint_list_available(listing)
+    assert not guards.checkpoint_list_available(_served(("POST", guards.CHECKPOINTS)))
+    assert not guards.restore_available(listing)
+    assert guards.restore_available(_served(("POST", guards.RESTORE)))
+    assert not guards.fork_available(_served(("POST", guards.RESTORE)))
+    assert guards.fork_available(_served(("POST", guards.FORK)))
 
 
 def _summary(sandbox: dict[str, Any], served: dict[str, int]) -> str:

@@ -1,6 +1,7 @@
-"""The dashboard's sections that depend on issue 8's API contract (usage, diff, checkpoints;
-see the contract in the issue): each is shown when the running control plane serves it, and
-says "unavailable" otherwise. One function per section, so switching one on is one place.
+"""The dashboard's sections that depend on issue 8's API contract (usage, diff, checkpoints,
+restore, fork; see the contract in the issue): each is shown when the running control plane
+serves it, and says "unavailable" otherwise. One function per section, so switching one on is
+one place.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ Served = Mapping[str, Collection[str]]
 
 DIFF = "/v1/sandboxes/{sandbox_id}/diff"
 CHECKPOINTS = "/v1/sandboxes/{sandbox_id}/checkpoints"
+RESTORE = "/v1/sandboxes/{sandbox_id}/restore"
+FORK = "/v1/sandboxes/{sandbox_id}/fork"
 
 
 def usage_of(sandbox: Mapping[str, Any], served: Mapping[str, int]) -> dict[str, Any]:
@@ -38,3 +41,18 @@ def diff_available(paths: Served) -> bool:
 def checkpoints_available(paths: Served) -> bool:
     """Whether `POST /v1/sandboxes/{id}/checkpoints` is served: the button then calls it."""
     return "post" in paths.get(CHECKPOINTS, ())
+
+
+def checkpoint_list_available(paths: Served) -> bool:
+    """Whether `GET /v1/sandboxes/{id}/checkpoints` is served: the page then lists them."""
+    return "get" in paths.get(CHECKPOINTS, ())
+
+
+def restore_available(paths: Served) -> bool:
+    """Whether `POST /v1/sandboxes/{id}/restore` is served: each checkpoint then has a button."""
+    return "post" in paths.get(RESTORE, ())
+
+
+def fork_available(paths: Served) -> bool:
+    """Whether `POST /v1/sandboxes/{id}/fork` is served: the Fork button then calls it."""
+    return "post" in paths.get(FORK, ())

@@ -2,8 +2,8 @@
 
 Pages read through the same `SandboxService` and template registry as `/v1` and show the
 API's own answer shapes (`SandboxOut`); every action (create, extend, reset, checkpoint,
-delete, register a template) is a call from the browser to `/v1` itself, so no rule of the
-API is implemented twice.
+restore, fork, delete, register a template) is a call from the browser to `/v1` itself, so
+no rule of the API is implemented twice.
 """
 
 from __future__ import annotations
@@ -142,6 +142,9 @@ def dashboard_router(service: SandboxService, templates: TemplateRegistry, host:
             cursor=views.last_id(rows),
             diff_available=guards.diff_available(paths),
             checkpoints_available=guards.checkpoints_available(paths),
+            checkpoint_list_available=guards.checkpoint_list_available(paths),
+            restore_available=guards.restore_available(paths),
+            fork_available=guards.fork_available(paths),
         )
 
     @ui.get("/sandboxes/{sandbox_id}/summary")

@@ -1,6 +1,7 @@
 // The dashboard's few lines of behaviour: TTL countdowns, copy buttons, and the forms that
-// call /v1 (create, extend, reset, checkpoint, delete, register a template), showing the
-// API's problem+json errors next to the field each pointer names. No rule is checked here.
+// call /v1 (create, extend, reset, checkpoint, restore, fork, delete, register a template),
+// showing the API's problem+json errors next to the field each pointer names. No rule is
+// checked here.
 "use strict";
 
 (() => {
@@ -212,6 +213,12 @@
       } else if (action === "checkpoint") {
         const name = form.elements.name.value.trim();
         answer = await api("POST", `${base}/checkpoints`, name ? { name } : {});
+      } else if (action === "fork") {
+        answer = await api("POST", `${base}/fork`, forkBody(form));
+        if (answer.ok) {
+          location.href = `/ui/sandboxes/${encodeURIComponent(answer.data.sandbox_id)}`;
+          return;
+        }
       } else if (action === "delete") {
         if (!confirm(`Delete sandbox ${id}?`)) return;
         answer = await api("DELETE", base);
@@ -228,17 +235,81 @@
         delete: "Deleted",
       }[action];
       htmx.trigger("#summary", "refresh");
+      if (action === "checkpoint") loadCheckpoints();
     });
   }
 
+  // Only what is given: the API's defaults (the source's agent and TTL) apply to the rest.
+  function forkBody(form) {
+    const body = {};
+    const agent = form.elements.agent_id.value.trim();
+    const ttl = form.elements.ttl_minutes.value.trim();
+    if (agent) body.agent_id = agent;
+    if (ttl) body.ttl_minutes = Number(ttl);
+    return body;
+  }
+
+  // -- one sandbox: checkpoints (restore, diff since one), the diff --------------------------------
+  const checkpoints = document.getElementById("checkpoints");
+  if (checkpoints) {
+    loadCheckpoints();
+    checkpoints.addEventListener("click", async (event) => {
+      const button = event.target.closest("button[data-restore], button[data-diff-since]");
+      if (!button) return;
+      if (button.dataset.diffSince) return diffSince(button.dataset.diffSince);
+      const name = button.dataset.restore;
+      const slot = button.closest("li").querySelector(".row-result");
+      if (!confirm(`Put every service of sandbox ${actions.dataset.sandbox} back to checkpoint ${name}?`)) return;
+      const answer = await api("POST", checkpoints.dataset.restoreUrl, { checkpoint: name });
+      slot.classList.toggle("failed", !answer.ok);
+      slot.textContent = answer.ok ? "Restored" : problemText(answer.data);
+      if (!answer.ok) return;
+      htmx.trigger(document.body, "state-changed"); // the journal is kept: only state and diff move
+      htmx.trigger("#summary", "refresh");
+    });
+  }
+
+  async function loadCheckpoints() {
+    if (!checkpoints) return;
+    const answer = await api("GET", checkpoints.dataset.checkpointsUrl);
+    if (!answer.ok) return checkpoints.replaceChildren(el("p", { class: "muted" }, problemText(answer.data)));
+    const rows = answer.data.checkpoints.map(checkpointRow);
+    checkpoints.replaceChildren(rows.length ? el("ul", { class: "checkpoints" }, ...rows) : el("p", { class: "muted empty" }, "No checkpoints yet."));
+  }
+
+  function checkpointRow(checkpoint) {
+    const { name } = checkpoint;
+    return el("li", { "data-checkpoint": name },
+      el("code", {}, name), " ", el("span", { class: "muted small" }, checkpoint.created_at), " ",
+      "restoreUrl" in checkpoints.dataset ? el("button", { type: "button", "data-restore": name }, "Restore") : null, " ",
+      "diffs" in checkpoints.dataset ? el("button", { type: "button", "data-diff-since": name }, "Diff since") : null, " ",
+      el("span", { class: "row-result", role: "status" }));
+  }
+
   const diff = document.getElementById("diff");
+  let since = null; // the checkpoint the diff starts from; null for creation
+  let diffsAsked = 0;
+  async function loadDiff() {
+    if (!diff) return;
+    const asked = ++diffsAsked;
+    const url = since === null ? diff.dataset.diffUrl : `${diff.dataset.diffUrl}?since=${encodeURIComponent(since)}`;
+    const answer = await api("GET", url);
+    if (asked !== diffsAsked) return; // a newer answer is on its way: never show an older one
+    diff.replaceChildren(answer.ok ? renderDiff(answer.data) : el("p", { class: "muted" }, problemText(answer.data)));
+  }
+
+  function diffSince(name) {
+    since = name;
+    document.getElementById("diff-base").textContent = name ?? "creation";
+    document.getElementById("diff-since-creation").hidden = name === null;
+    loadDiff();
+  }
+
   if (diff) {
-    const load = async () => {
-      const answer = await api("GET", diff.dataset.diffUrl);
-      diff.replaceChildren(answer.ok ? renderDiff(answer.data) : el("p", { class: "muted" }, problemText(answer.data)));
-    };
-    load();
-    document.body.addEventListener("journal-changed", load);
+    loadDiff();
+    document.body.addEventListener("journal-changed", loadDiff);
+    document.body.addEventListener("state-changed", loadDiff);
+    document.getElementById("diff-since-creation").addEventListener("click", () => diffSince(null));
   }
 
   function renderDiff(data) {
