@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from doppel.engine.swagger2 import convert
+from tests.conftest import SPECS
 
-SLACK_SPEC = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "specs"
-    / "slack"
-    / "slack_web_openapi_v2.json"
-)
+SLACK_SPEC = SPECS["slack"]  # the bundled copy of Slack's description (gzipped)
 ABSENT = object()
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
@@ -788,7 +783,7 @@ def test_input_is_not_mutated_and_output_shares_nothing() -> None:
 @pytest.fixture(scope="module")
 def slack() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(the spec as loaded, an untouched deep copy of it, its conversion)."""
-    source = json.loads(SLACK_SPEC.read_text(encoding="utf-8"))
+    source = json.loads(gzip.decompress(SLACK_SPEC.read_bytes()))
     pristine = copy.deepcopy(source)
     return source, pristine, convert(source)
 
