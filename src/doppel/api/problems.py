@@ -81,6 +81,9 @@ def install(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
+        if exc.status_code == 400 and exc.__cause__ is not None:  # the body did not decode
+            reason = unreadable(exc.__cause__)
+            return from_error(MalformedRequestError(reason, pointer=""), request.url.path)
         return problem(
             exc.status_code,
             str(exc.detail),
@@ -104,6 +107,15 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+def unreadable(cause: BaseException) -> str:
+    """Why a body could not be decoded, in words (FastAPI says only that it could not)."""
+    if isinstance(cause, RecursionError):
+        return "the body is nested too deeply to read"
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the body is not valid UTF-8 (byte {cause.start})"
+    return f"the body could not be read: {cause}"
 
 
 def _pointer(loc: Sequence[Any]) -> str:

@@ -13,12 +13,15 @@ from doppel.templates import TEMPLATE_NAME
 ServiceName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 AGENT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 CHECKPOINT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$"
+# Request bodies: no unknown fields, and no conversions (`true` is not 1, "5" is not 5): a
+# client that sends the wrong type hears so, naming the field, instead of being guessed at.
+REQUEST = ConfigDict(extra="forbid", strict=True)
 
 
 class CreateSandbox(BaseModel):
     """The user's contract, verbatim: services, a TTL, and per-service custom configs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST
 
     required_services: list[ServiceName] = Field(min_length=1)
     ttl_minutes: float | None = Field(
@@ -36,7 +39,7 @@ class CreateSandbox(BaseModel):
 
 
 class Extend(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST
 
     ttl_minutes: float = Field(gt=0, allow_inf_nan=False, description="Minutes to add.")
 
@@ -151,7 +154,7 @@ class SandboxList(BaseModel):
 
 
 class NewCheckpoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST
 
     name: str | None = Field(
         None,
@@ -174,13 +177,13 @@ class CheckpointList(BaseModel):
 
 
 class Restore(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST
 
     checkpoint: str = Field(min_length=1, max_length=64, description="A checkpoint's name.")
 
 
 class Fork(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST
 
     agent_id: str | None = Field(
         None, pattern=AGENT_ID, description="The new sandbox's agent; by default the source's."
@@ -256,7 +259,7 @@ class TemplateDetail(TemplateSummary):
 class RegisterTemplate(BaseModel):
     """A template to register: a spec (or a URL to import it from), a config schema, fixtures."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST
 
     name: str = Field(
         pattern=TEMPLATE_NAME,

@@ -3,12 +3,91 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_to_bytes
 
 JSON = Any
+# Deeper than any provider's payload, and shallow enough for the engine's recursive walks
+# (validation, state, templates) to stay far from Python's recursion limit.
+MAX_JSON_DEPTH = 64
+_BROKEN_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
+class MalformedBody(ValueError):
+    """A body that is not what its Content-Type says; the message names why."""
+
+
+def parse_json(body: bytes | str) -> JSON:
+    """Strict JSON: UTF-8 text, finite numbers, at most `MAX_JSON_DEPTH` levels of nesting.
+    Raises `MalformedBody` naming the reason (never `RecursionError`)."""
+    try:
+        value = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise MalformedBody(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except UnicodeDecodeError as exc:
+        raise MalformedBody(f"not valid UTF-8 at byte {exc.start}") from None
+    except MalformedBody:
+        raise
+    except ValueError as exc:  # a syntax error, or an integer too long to convert
+        raise MalformedBody(f"not valid JSON: {exc}") from None
+    _check_tree(value)
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise MalformedBody(f"not valid JSON: {name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise MalformedBody(f"the number {text[:40]} is out of range")
+    return number
+
+
+def _check_tree(value: JSON) -> None:
+    """Refuse nesting deeper than `MAX_JSON_DEPTH` and text no UTF-8 can hold (a lone
+    `\\ud800` escape would fail later, when the state is stored); walked without recursion."""
+    stack: list[tuple[JSON, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, str):
+            _text(node)
+        elif isinstance(node, (dict, list)):
+            if level > MAX_JSON_DEPTH:
+                raise MalformedBody(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            if isinstance(node, dict):
+                for key in node:
+                    _text(key)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, level + 1) for child in children)
+
+
+def _text(value: str) -> None:
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MalformedBody("a string holds a lone UTF-16 surrogate escape") from None
+
+
+def form_problem(body: bytes) -> str | None:
+    """Why a form body is not one (a `%` that escapes nothing, text that is not UTF-8)."""
+    broken = _BROKEN_ESCAPE.search(body)
+    if broken is not None:
+        return f"broken percent-encoding at byte {broken.start()}"
+    for pair in body.replace(b"+", b" ").split(b"&"):
+        try:
+            unquote_to_bytes(pair).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"not valid UTF-8 once percent-decoded: {exc.reason}"
+    return None
+
+
 Source = Literal["override", "fixture", "world", "state", "example", "generated", "error"]
 
 
@@ -34,9 +113,23 @@ class MockRequest:
         if not self.body or not (self.media_type.endswith("json") or self.media_type == ""):
             return None
         try:
-            return json.loads(self.body)
-        except ValueError:
+            return parse_json(self.body)
+        except MalformedBody:
             return None
+
+    def body_problem(self) -> str | None:
+        """Why the body is not what its Content-Type says, or None when it is (or when the
+        type is one the engine does not read)."""
+        if not self.body:
+            return None
+        if self.media_type.endswith("json"):
+            try:
+                parse_json(self.body)
+            except MalformedBody as exc:
+                return str(exc)
+        elif self.media_type == "application/x-www-form-urlencoded":
+            return form_problem(self.body)
+        return None
 
     def form_body(self) -> dict[str, list[str]]:
         if self.media_type != "application/x-www-form-urlencoded" or not self.body:

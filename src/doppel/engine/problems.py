@@ -38,6 +38,11 @@ def check(
     if failure is not None:
         status = 401
         return error(spec, request, context, failure.kind, status, failure.detail, op)
+    malformed = request.body_problem()
+    if malformed is not None:  # refused whether or not the sandbox validates: nothing to read
+        errors = [FieldError("/body", malformed)]
+        detail = f"/body: {malformed}"
+        return error(spec, request, context, "invalid_request", 400, detail, op, errors)
     binding = spec.resources.bindings.get(op.pointer)
     validating = context.validate_requests
     if binding is not None and binding.validate_requests is not None:

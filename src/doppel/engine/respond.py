@@ -16,12 +16,14 @@ from doppel.engine.compile import CompiledSpec, Operation
 from doppel.engine.context import MockContext
 from doppel.engine.expressions import MISSING
 from doppel.engine.model import (
+    MalformedBody,
     MatchReport,
     MockRequest,
     MockResponse,
     Source,
     StateChange,
     StubMapping,
+    parse_json,
 )
 from doppel.engine.negotiate import (
     Preferences,
@@ -90,8 +92,8 @@ def _as_json(spec: CompiledSpec, request: MockRequest) -> MockRequest:
     if media not in labels and "*/*" not in labels:
         return request
     try:
-        json.loads(request.body)
-    except ValueError:
+        parse_json(request.body)
+    except MalformedBody:
         return request
     return replace(request, headers={**request.headers, "content-type": "application/json"})
 

@@ -22,7 +22,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from doppel.engine.compile import CompiledSpec, Operation, Parameter
-from doppel.engine.model import MockRequest
+from doppel.engine.model import MockRequest, parse_json
 from doppel.engine.refs import DOCUMENT_URI, deref, escape
 from doppel.errors import FieldError
 
@@ -185,7 +185,7 @@ def _arguments_errors(
         value[name] = coerce(texts, member, spec.document)
         if _types(member, spec.document) & {"object", "array"}:
             try:
-                parsed = json.loads(texts[-1])
+                parsed = parse_json(texts[-1])
             except ValueError:
                 continue  # not JSON: the schema says what is wrong with it
             if isinstance(parsed, (dict, list)):
@@ -289,9 +289,9 @@ def _body_errors(spec: CompiledSpec, op: Operation, request: MockRequest) -> lis
         return []
     if declared.endswith("json") or "+json" in declared:
         try:
-            value = json.loads(request.body)
+            value = parse_json(request.body)
         except ValueError as exc:
-            return [FieldError("/body", f"not valid JSON: {exc}")]
+            return [FieldError("/body", str(exc))]
     elif declared == "application/x-www-form-urlencoded":
         schema = deref(spec.document, content[declared]["schema"])
         value = _form(request.form_body(), schema, spec.document)
