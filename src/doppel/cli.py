@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ app.add_typer(migrate_app, name="migrate")
 err = Console(stderr=True)
 out = Console()
 T = TypeVar("T")
+_MAX_PAGE = 1000  # the largest page the control plane serves
 
 Url = Annotated[
     str, typer.Option("--url", envvar="DOPPEL_URL", help="The control plane's base URL.")
@@ -204,12 +206,17 @@ def sandbox_ls(
     status: Annotated[
         str | None, typer.Option("--status", help="Only these: running, expired, deleted...")
     ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, help="At most this many (the newest); default all."),
+    ] = None,
     url: Url = DEFAULT_URL,
     as_json: AsJson = False,
 ) -> None:
-    """List sandboxes, newest first, ended ones included."""
+    """List sandboxes, newest first, ended ones included (every page, unless --limit)."""
     with _client(url) as client:
-        sandboxes = client.list_sandboxes(agent_id=agent, status=status)
+        found = client.iter_sandboxes(agent_id=agent, status=status, page_size=_page(limit))
+        sandboxes = list(itertools.islice(found, limit))
     if as_json:
         _echo_json({"sandboxes": [s.raw for s in sandboxes]})
         return
@@ -243,6 +250,11 @@ def sandbox_ls(
             escape(services),
         )
     out.print(table)
+
+
+def _page(limit: int | None) -> int:
+    """The page size that fetches `limit` sandboxes (or all) in as few calls as allowed."""
+    return min(limit or _MAX_PAGE, _MAX_PAGE)
 
 
 @sandbox_app.command("show")

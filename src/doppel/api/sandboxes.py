@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import JSONResponse, Response
 
+from doppel.api.cursors import cursor_after, position
 from doppel.api.metrics import Metrics
 from doppel.api.schemas import (
     AGENT_ID,
@@ -32,6 +33,14 @@ from doppel.sandboxes.static import STATIC_ID, StaticSandboxes
 from doppel.store import SandboxRecord, SandboxStatus
 
 AgentId = Annotated[str, Path(pattern=AGENT_ID, max_length=128)]
+DEFAULT_PAGE, MAX_PAGE = 100, 1000
+PageLimit = Annotated[
+    int, Query(ge=1, le=MAX_PAGE, description=f"Sandboxes per page, at most {MAX_PAGE}.")
+]
+PageCursor = Annotated[
+    str | None,
+    Query(max_length=512, description="`next_cursor` of the previous page; none for the first."),
+]
 
 
 def sandbox_router(
@@ -46,10 +55,6 @@ def sandbox_router(
 
     def out(record: SandboxRecord) -> SandboxOut:
         return SandboxOut.of(record, host, service.usage([record])[record.id])
-
-    def listed(records: list[SandboxRecord]) -> SandboxList:
-        usage = service.usage(records)
-        return SandboxList(sandboxes=[SandboxOut.of(r, host, usage[r.id]) for r in records])
 
     def refuse_static(sandbox_id: str, action: str) -> None:
         if static is not None and sandbox_id == STATIC_ID:
@@ -99,18 +104,44 @@ def sandbox_router(
     ) -> Response:
         return await create(agent_id, body, request)
 
-    @api.get("/agents/{agent_id}/sandboxes", response_model=SandboxList)
-    async def agent_sandboxes(
-        agent_id: AgentId, status: Annotated[SandboxStatus | None, Query()] = None
+    def listed(
+        agent_id: str | None, status: SandboxStatus | None, limit: int, cursor: str | None
     ) -> SandboxList:
-        return listed(service.find(agent_id, status.value if status else None))
+        after = position(cursor) if cursor is not None else None
+        state = status.value if status else None
+        records, more = service.page(limit, after, agent_id=agent_id, status=state)
+        usage = service.usage(records)
+        return SandboxList(
+            sandboxes=[SandboxOut.of(r, host, usage[r.id]) for r in records],
+            next_cursor=cursor_after(records[-1]) if more else None,
+            has_more=more,
+        )
 
-    @api.get("/sandboxes", response_model=SandboxList)
+    @api.get(
+        "/agents/{agent_id}/sandboxes",
+        response_model=SandboxList,
+        summary="List an agent's sandboxes, one page at a time",
+    )
+    async def agent_sandboxes(
+        agent_id: AgentId,
+        status: Annotated[SandboxStatus | None, Query()] = None,
+        limit: PageLimit = DEFAULT_PAGE,
+        cursor: PageCursor = None,
+    ) -> SandboxList:
+        return listed(agent_id, status, limit, cursor)
+
+    @api.get(
+        "/sandboxes",
+        response_model=SandboxList,
+        summary="List sandboxes, one page at a time",
+    )
     async def list_sandboxes(
         agent_id: Annotated[str | None, Query(pattern=AGENT_ID)] = None,
         status: Annotated[SandboxStatus | None, Query()] = None,
+        limit: PageLimit = DEFAULT_PAGE,
+        cursor: PageCursor = None,
     ) -> SandboxList:
-        return listed(service.find(agent_id, status.value if status else None))
+        return listed(agent_id, status, limit, cursor)
 
     @api.get("/sandboxes/{sandbox_id}", response_model=SandboxOut)
     async def get_sandbox(sandbox_id: str) -> SandboxOut:

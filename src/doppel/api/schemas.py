@@ -150,7 +150,13 @@ class StaticSandboxOut(BaseModel):
 
 
 class SandboxList(BaseModel):
+    """One page of sandboxes, newest first by (created_at, id)."""
+
     sandboxes: list[SandboxOut]
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` for the next page; null on the last page."
+    )
+    has_more: bool = Field(False, description="Whether another page follows this one.")
 
 
 class NewCheckpoint(BaseModel):

@@ -3,7 +3,7 @@ HTTP."""
 
 from doppel.client._client import DEFAULT_URL, Client
 from doppel.client._errors import ClientError, ConnectionFailedError
-from doppel.client._models import Sandbox, ServiceInfo, TemplateInfo, Usage
+from doppel.client._models import Sandbox, SandboxPage, ServiceInfo, TemplateInfo, Usage
 
 __all__ = [
     "DEFAULT_URL",
@@ -11,6 +11,7 @@ __all__ = [
     "ClientError",
     "ConnectionFailedError",
     "Sandbox",
+    "SandboxPage",
     "ServiceInfo",
     "TemplateInfo",
     "Usage",

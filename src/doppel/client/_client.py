@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 
 from doppel.client._errors import ClientError, ConnectionFailedError, error_from_response
-from doppel.client._models import Sandbox, TemplateInfo
+from doppel.client._models import Sandbox, SandboxPage, TemplateInfo
 from doppel.errors import StaticSandboxError
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -70,13 +70,48 @@ class Client:
     def list_sandboxes(
         self, *, agent_id: str | None = None, status: str | None = None
     ) -> list[Sandbox]:
-        """Sandboxes the control plane still knows, ended ones included, newest first."""
-        given = {"agent_id": agent_id, "status": status}
-        params = {k: v for k, v in given.items() if v is not None}
+        """Every sandbox the control plane still knows, ended ones included, newest first
+        (all pages: see `iter_sandboxes` to stream them, `sandboxes_page` for one page)."""
+        return list(self.iter_sandboxes(agent_id=agent_id, status=status))
+
+    def iter_sandboxes(
+        self,
+        *,
+        agent_id: str | None = None,
+        status: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Sandbox]:
+        """Every matching sandbox, newest first, fetching one page at a time as you go."""
+        cursor: str | None = None
+        while True:
+            page = self.sandboxes_page(
+                agent_id=agent_id, status=status, limit=page_size, cursor=cursor
+            )
+            yield from page.sandboxes
+            if not page.has_more or page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def sandboxes_page(
+        self,
+        *,
+        agent_id: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> SandboxPage:
+        """One page of sandboxes (the server's default size unless `limit`); pass its
+        `next_cursor` as `cursor` for the next."""
+        given = {"agent_id": agent_id, "status": status, "limit": limit, "cursor": cursor}
+        params = {k: str(v) for k, v in given.items() if v is not None}
         return self._call(
             "GET",
             "/v1/sandboxes",
-            lambda d: [self._sandbox(s) for s in d["sandboxes"]],
+            lambda d: SandboxPage(
+                sandboxes=[self._sandbox(s) for s in d["sandboxes"]],
+                next_cursor=d.get("next_cursor"),
+                has_more=bool(d.get("has_more")),
+            ),
             params=params,
         )
 

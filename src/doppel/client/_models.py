@@ -198,3 +198,12 @@ class Sandbox:
             f"<Sandbox {self.id} agent={self.agent_id!r} status={self.status!r} "
             f"services={sorted(self.services)}>"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxPage:
+    """One page of a sandbox list; `next_cursor` fetches the next while `has_more`."""
+
+    sandboxes: list[Sandbox]
+    next_cursor: str | None
+    has_more: bool

@@ -350,13 +350,25 @@ class SandboxService:
         *,
         service: str | None = None,
         offset: int = 0,
-        limit: int = 1000,
+        limit: int | None = None,
     ) -> list[SandboxRecord]:
         """Newest first; `service` keeps those holding a service of that name or template."""
         statuses = [status] if status else None
         return self.store.find(
             agent_id=agent_id, statuses=statuses, service=service, offset=offset, limit=limit
         )
+
+    def page(
+        self,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+        *,
+        agent_id: str | None = None,
+        status: str | None = None,
+    ) -> tuple[list[SandboxRecord], bool]:
+        """One page, newest first by (created_at, id), past `after`; and whether more follow."""
+        statuses = [status] if status else None
+        return self.store.page(limit, after, agent_id=agent_id, statuses=statuses)
 
     def count(
         self, agent_id: str | None = None, status: str | None = None, *, service: str | None = None

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     Table,
+    and_,
     bindparam,
     create_engine,
     delete,
@@ -495,10 +496,11 @@ class Store:
         agent_id: str | None = None,
         statuses: Iterable[str] | None = None,
         service: str | None = None,
-        limit: int = 1000,
+        limit: int | None = None,
         offset: int = 0,
     ) -> list[SandboxRecord]:
-        """Newest first; `service` keeps sandboxes holding a service of that name or template."""
+        """Newest first; `service` keeps sandboxes holding a service of that name or template.
+        Every match unless the caller asks for a `limit`: nothing is cut off unasked."""
         query = (
             select(SandboxRow)
             .where(*_matching(agent_id, statuses, service))
@@ -508,6 +510,39 @@ class Store:
         )
         with self._sessions() as session:
             return [_to_record(row) for row in session.scalars(query)]
+
+    @_timed
+    def page(
+        self,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+        *,
+        agent_id: str | None = None,
+        statuses: Iterable[str] | None = None,
+        service: str | None = None,
+    ) -> tuple[list[SandboxRecord], bool]:
+        """Up to `limit` matches, newest first by (created_at, id), starting past `after`
+        (the last one of the previous page), and whether more follow. Keyed on a position,
+        not an offset: a sandbox made while a caller pages through neither repeats nor
+        hides another (it sorts before the first page)."""
+        where = _matching(agent_id, statuses, service)
+        if after is not None:
+            created_at, sandbox_id = after
+            where.append(
+                or_(
+                    SandboxRow.created_at < created_at,
+                    and_(SandboxRow.created_at == created_at, SandboxRow.id < sandbox_id),
+                )
+            )
+        query = (
+            select(SandboxRow)
+            .where(*where)
+            .order_by(SandboxRow.created_at.desc(), SandboxRow.id.desc())
+            .limit(limit + 1)  # one more than asked says whether there is more
+        )
+        with self._sessions() as session:
+            records = [_to_record(row) for row in session.scalars(query)]
+        return records[:limit], len(records) > limit
 
     @_timed
     def count(
@@ -522,7 +557,7 @@ class Store:
             return session.scalar(query.where(*_matching(agent_id, statuses, service))) or 0
 
     def live(self) -> list[SandboxRecord]:
-        return self.find(statuses=_LIVE, limit=1_000_000)
+        return self.find(statuses=_LIVE)
 
     @_timed
     def due(self, now: datetime) -> list[str]:
