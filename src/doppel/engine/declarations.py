@@ -25,6 +25,7 @@ ErrorKind = Literal[
     "unauthorized",
     "bad_credentials",
     "invalid_request",
+    "unreadable",  # a body that cannot be read as its content type says; else invalid_request
     "conflict",
     "forbidden",
     "method_not_allowed",

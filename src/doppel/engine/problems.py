@@ -42,7 +42,7 @@ def check(
     if malformed is not None:  # refused whether or not the sandbox validates: nothing to read
         errors = [FieldError("/body", malformed)]
         detail = f"/body: {malformed}"
-        return error(spec, request, context, "invalid_request", 400, detail, op, errors)
+        return error(spec, request, context, "unreadable", 400, detail, op, errors)
     binding = spec.resources.bindings.get(op.pointer)
     validating = context.validate_requests
     if binding is not None and binding.validate_requests is not None:
@@ -285,7 +285,11 @@ def _shape(spec: CompiledSpec, op: Operation | None, kind: str) -> ErrorShape | 
     return shape
 
 
-_FALLBACK = {"bad_credentials": "unauthorized", "refused": "invalid_request"}
+_FALLBACK = {
+    "bad_credentials": "unauthorized",
+    "refused": "invalid_request",
+    "unreadable": "invalid_request",
+}
 
 
 def _error_env(
