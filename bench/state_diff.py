@@ -53,9 +53,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def write(base: str, token: str, changes: int, checkpoint: Any) -> None:
+async def write(base: str, token: str, changes: int, checkpoint: Any) -> list[float]:
     """`changes` writes: half new issues, half updates of the world's issues; `checkpoint`
-    is awaited when half of them are done."""
+    is awaited when half of them are done. Milliseconds per write, in order."""
     half = changes // 2
     headers = {"Authorization": f"token {token}"}
     limits = httpx.Limits(max_connections=CONCURRENCY)
@@ -63,7 +63,8 @@ async def write(base: str, token: str, changes: int, checkpoint: Any) -> None:
         base_url=f"{base}/repos/{REPO_NAME}", headers=headers, limits=limits, trust_env=False
     ) as client:
 
-        async def one(i: int) -> None:
+        async def one(i: int) -> float:
+            started = time.perf_counter()
             if i % 2 == 0:
                 body = {"title": f"New issue {i}", "body": "made by the bench", "labels": ["bug"]}
                 response = await client.post("/issues", json=body)
@@ -75,14 +76,17 @@ async def write(base: str, token: str, changes: int, checkpoint: Any) -> None:
                 expected = 200
             if response.status_code != expected:
                 raise PeerError(f"write {i} answered {response.status_code}: {response.text}")
+            return (time.perf_counter() - started) * 1000
 
         saved = False
+        durations: list[float] = []
         for start in range(0, changes, CONCURRENCY):
             batch = range(start, min(start + CONCURRENCY, changes))
-            await asyncio.gather(*(one(i) for i in batch))
+            durations += await asyncio.gather(*(one(i) for i in batch))
             if not saved and batch.stop >= half:
                 await checkpoint()
                 saved = True
+        return durations
 
 
 def timed(client: httpx.Client, path: str, calls: int) -> tuple[list[float], int, Any]:
@@ -133,7 +137,9 @@ def figures(changes: int, calls: int) -> dict[str, Any]:
                     raise PeerError(f"checkpoint answered {made.status_code}: {made.text}")
 
             started = time.perf_counter()
-            asyncio.run(write(github["url"], github["token"], changes, checkpoint))
+            found["writes"] = asyncio.run(
+                write(github["url"], github["token"], changes, checkpoint)
+            )
             found["write_s"] = time.perf_counter() - started
             timed(client, f"{api}/diff", 3)  # warm-up, not counted
             found["diff"] = timed(client, f"{api}/diff", calls)
@@ -169,6 +175,11 @@ def main() -> int:
     print(
         f"{args.changes} writes over HTTP ({half} POST new issues, {args.changes - half} PATCH "
         f"world issues), {CONCURRENCY} at a time: {found['write_s']:.1f} s"
+    )
+    writes, tenth = found["writes"], max(len(found["writes"]) // 10, 1)
+    print(
+        f"latency of a write: first {tenth} p50 {percentile(writes[:tenth], 0.5):.1f} ms, "
+        f"last {tenth} p50 {percentile(writes[-tenth:], 0.5):.1f} ms (state grows meanwhile)"
     )
     print(f"\n## {args.calls} calls of GET …/diff, one after another (HTTP round trip)")
     print(f"{'call':<24}{'entries':>9}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'answer KB':>11}")
